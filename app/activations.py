@@ -1,0 +1,20 @@
+"""Activation functions: names and the ids shaders/common.slang switches on."""
+from __future__ import annotations
+
+from .errors import StudioError
+from .registry import normalise_name
+
+# name -> id in shaders/common.slang (ACT_*)
+ACTIVATIONS = {"none": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4, "exp": 5}
+_ALIASES = {normalise_name(n): n for n in ACTIVATIONS} | {"linear": "none", "identity": "none", "exponential": "exp"}
+
+
+def activation_name(value: object, where: str) -> str:
+    """Canonical activation name for a config value such as "LeakyReLU" or "leaky_relu"."""
+    if isinstance(value, str) and normalise_name(value) in _ALIASES:
+        return _ALIASES[normalise_name(value)]
+    raise StudioError(f"{where}: unknown activation {value!r}; choose one of: {', '.join(ACTIVATIONS)}")
+
+
+def activation_id(name: str) -> int:
+    return ACTIVATIONS[name]

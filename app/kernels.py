@@ -1,0 +1,92 @@
+"""Compiling the shader variants: one per (encoding, network shape, precision, MLP path).
+
+Shape and activation are compile-time defines so loops have constant bounds; everything that the UI
+changes live (learning rate, loss, optimizer, batch size, transform) is a runtime uniform instead.
+Compiled variants are cached per device, so switching back to an architecture costs nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .activations import activation_id
+from .device import SHADER_DIR
+from .encodings import Encoding
+from .errors import StudioError
+from .network import Layout, NetworkConfig
+
+# Samples per thread of the portable MLP: each broadcast weight is reused this many times.
+DEFAULT_SAMPLES_PER_THREAD = 2
+
+_cache: dict[tuple, object] = {}
+
+
+def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt: int) -> dict[str, str]:
+    return {
+        "NTS_ENCODING": f'"{encoding.slang_file}"',
+        "NTS_LAYERS": str(layout.layers),
+        "NTS_HIDDEN": str(layout.hidden_padded),
+        "NTS_HIDDEN_REAL": str(layout.hidden),
+        "NTS_IN_CHUNKS": str(layout.in0_chunks),
+        "NTS_HIDDEN_ACT": str(activation_id(net.activation)),
+        "NTS_OUTPUT_ACT": str(activation_id(net.output_activation)),
+        "NTS_HALF": "1" if net.half else "0",
+        "NTS_BIAS": "1" if net.bias else "0",
+        "NTS_SPT": str(spt),
+        **encoding.defines(),
+    }
+
+
+@dataclass
+class NetworkKernels:
+    train: object
+    weight_gradients: object
+    optimizer: object
+    publish: object
+    infer: object
+    samples_per_thread: int
+
+
+@dataclass
+class ImageKernels:
+    reference: object
+    loss_visualization: object
+    squared_error_rows: object
+    to_rgba8: object
+
+
+def _compile(device, defines: dict[str, str], module: str, entry: str):
+    try:
+        session = device.create_slang_session(
+            compiler_options={"include_paths": [str(SHADER_DIR)], "defines": defines})
+        return device.create_compute_kernel(session.load_program(module, [entry]))
+    except Exception as err:  # a shader bug, not a user error: keep the compiler's first lines
+        lines = [ln for ln in str(err).splitlines() if ln.strip()]
+        raise StudioError(f"shader {module}.{entry} failed to compile: {' | '.join(lines[:4])[:600]}") from err
+
+
+def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout,
+                    spt: int = DEFAULT_SAMPLES_PER_THREAD) -> NetworkKernels:
+    defines = network_defines(encoding, net, layout, spt)
+    key = (id(device), "network", tuple(sorted(defines.items())))
+    if key not in _cache:
+        _cache[key] = NetworkKernels(
+            train=_compile(device, defines, "train", "train_forward_backward"),
+            weight_gradients=_compile(device, defines, "train", "weight_gradients"),
+            optimizer=_compile(device, defines, "optimizer", "optimizer_step"),
+            publish=_compile(device, defines, "optimizer", "publish_weights"),
+            infer=_compile(device, defines, "inference", "infer_pixels"),
+            samples_per_thread=spt,
+        )
+    return _cache[key]
+
+
+def image_kernels(device) -> ImageKernels:
+    key = (id(device), "image")
+    if key not in _cache:
+        _cache[key] = ImageKernels(
+            reference=_compile(device, {}, "image_ops", "reference_image"),
+            loss_visualization=_compile(device, {}, "image_ops", "loss_visualization"),
+            squared_error_rows=_compile(device, {}, "image_ops", "squared_error_rows"),
+            to_rgba8=_compile(device, {}, "image_ops", "to_rgba8"),
+        )
+    return _cache[key]

@@ -1,0 +1,31 @@
+"""Loss functions (their GPU code is in shaders/common.slang, LOSS_*)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .registry import Registry, reject_unknown
+
+LOSSES = Registry("loss")
+LOSS_IDS = {"l2": 0, "l1": 1, "relative_l2": 2}
+for _name, _aliases in (("l2", ("L2", "mse")), ("l1", ("L1",)), ("relative_l2", ("RelativeL2",))):
+    LOSSES.register(_name, *_aliases)(_name)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    otype: str = "l2"
+
+    @property
+    def id(self) -> int:
+        return LOSS_IDS[self.otype]
+
+    @classmethod
+    def from_config(cls, section: object, where: str = "loss") -> "LossConfig":
+        from .preset import expect_object
+        s = expect_object(section, where)
+        name, _ = LOSSES.lookup(s.pop("otype", None))
+        reject_unknown(s, where, ["otype"])
+        return cls(name)
+
+    def to_config(self) -> dict:
+        return {"otype": self.otype}

@@ -1,0 +1,118 @@
+"""Presets: JSON files with sections encoding, network, loss, optimizer, training (tiny-cuda-nn style).
+
+Every section is parsed by the module that owns it; unknown sections, unknown keys, wrong types and
+out-of-range values are errors that name the offending key.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .encodings import Encoding, FrequencyEncoding, encoding_from_config
+from .errors import StudioError
+from .losses import LossConfig
+from .network import NetworkConfig
+from .optimizers import OptimizerConfig
+from .registry import reject_unknown, take
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
+SECTIONS = ["description", "encoding", "network", "loss", "optimizer", "training"]
+
+
+def expect_object(section: object, where: str) -> dict:
+    if not isinstance(section, dict):
+        raise StudioError(f"{where} must be a JSON object, not {type(section).__name__}")
+    return dict(section)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    batch_size: int = 16384
+    steps: int = 2000
+    loss_scale: float = 1024.0     # multiplies gradients in float16 networks; the optimizer divides it out
+    seed: int = 1337
+    transform: str = "none"
+
+    @classmethod
+    def from_config(cls, section: object, where: str = "training") -> "TrainingConfig":
+        from .texture import TRANSFORMS
+        s = expect_object(section, where)
+        d = cls()
+        cfg = cls(batch_size=take(s, "batch_size", int, d.batch_size, where, lo=64, hi=1 << 20),
+                  steps=take(s, "steps", int, d.steps, where, lo=1, hi=10_000_000),
+                  loss_scale=take(s, "loss_scale", float, d.loss_scale, where, lo=1.0, hi=65536.0),
+                  seed=take(s, "seed", int, d.seed, where, lo=0, hi=2**32 - 1),
+                  transform=take(s, "transform", str, d.transform, where, choices=tuple(TRANSFORMS)))
+        reject_unknown(s, where, ["batch_size", "steps", "loss_scale", "seed", "transform"])
+        return cfg
+
+    def to_config(self) -> dict:
+        return {"batch_size": self.batch_size, "steps": self.steps, "loss_scale": self.loss_scale,
+                "seed": self.seed, "transform": self.transform}
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str = "custom"
+    description: str = ""
+    encoding: Encoding = field(default_factory=FrequencyEncoding)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    @classmethod
+    def from_dict(cls, data: object, name: str = "custom") -> "Preset":
+        where = f"preset {name}"
+        d = expect_object(data, where)
+        description = d.pop("description", "")
+        if not isinstance(description, str):
+            raise StudioError(f"{where}: description must be a string")
+        preset = cls(
+            name=name, description=description,
+            encoding=encoding_from_config(d.pop("encoding", {"otype": "frequency"}), "encoding"),
+            network=NetworkConfig.from_config(d.pop("network", {}), "network"),
+            loss=LossConfig.from_config(d.pop("loss", {"otype": "l2"}), "loss"),
+            optimizer=OptimizerConfig.from_config(d.pop("optimizer", {"otype": "adam"}), "optimizer"),
+            training=TrainingConfig.from_config(d.pop("training", {}), "training"),
+        )
+        reject_unknown(d, where, SECTIONS)
+        return preset
+
+    def to_dict(self) -> dict:
+        return {"description": self.description, "encoding": self.encoding.to_config(),
+                "network": self.network.to_config(), "loss": self.loss.to_config(),
+                "optimizer": self.optimizer.to_config(), "training": self.training.to_config()}
+
+    def with_training(self, **changes) -> "Preset":
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return replace(self, training=replace(self.training, **changes))
+
+
+def available_presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.json"))
+
+
+def load_preset(name_or_path: str | Path) -> Preset:
+    """A preset by name (presets/NAME.json) or by path to a JSON file."""
+    text = str(name_or_path)
+    path = Path(text)
+    if not (text.endswith(".json") or path.exists()):
+        path = PRESET_DIR / f"{text}.json"
+        if not path.exists():
+            raise StudioError(f"unknown preset {text!r}; available: {', '.join(available_presets())}")
+    if not path.is_file():
+        raise StudioError(f"preset file not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise StudioError(f"preset {path.name} is not a text file") from None
+    except json.JSONDecodeError as err:
+        raise StudioError(f"preset {path.name} is not valid JSON: {err.msg} at line {err.lineno}") from None
+    return Preset.from_dict(data, path.stem)
+
+
+def save_preset(preset: Preset, path: str | Path) -> None:
+    from .atomic import atomic_write
+    atomic_write(path, (json.dumps(preset.to_dict(), indent=2) + "\n").encode())

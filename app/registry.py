@@ -1,0 +1,66 @@
+"""Name -> component registries and strict config-section parsing shared by every family."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .errors import StudioError
+
+
+def normalise_name(name: str) -> str:
+    return name.replace("_", "").replace("-", "").replace(" ", "").lower()
+
+
+class Registry:
+    """Maps otype names (case, '_' and '-' insensitive, with aliases) to factories for one family."""
+
+    def __init__(self, family: str):
+        self.family = family
+        self._entries: dict[str, tuple[str, Callable[..., Any]]] = {}
+
+    def register(self, name: str, *aliases: str):
+        def wrap(factory):
+            for n in (name, *aliases):
+                self._entries[normalise_name(n)] = (name, factory)
+            if not isinstance(factory, str):
+                factory.otype = name
+            return factory
+        return wrap
+
+    def names(self) -> list[str]:
+        return sorted({canonical for canonical, _ in self._entries.values()})
+
+    def lookup(self, name: Any) -> tuple[str, Callable[..., Any]]:
+        if not isinstance(name, str) or normalise_name(name) not in self._entries:
+            raise StudioError(f"unknown {self.family} {name!r}; choose one of: {', '.join(self.names())}")
+        return self._entries[normalise_name(name)]
+
+
+def take(section: dict, key: str, kind: type | tuple, default: Any, where: str,
+         lo: float | None = None, hi: float | None = None, choices: tuple | None = None) -> Any:
+    """Reads one key of a config section, checking its type and range; removes it from ``section``."""
+    if key not in section:
+        return default
+    value = section.pop(key)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) and bool not in kinds:
+        raise StudioError(f"{where}.{key} must be {_kind_name(kinds)}, not {value!r}")
+    if not isinstance(value, kinds):
+        raise StudioError(f"{where}.{key} must be {_kind_name(kinds)}, not {value!r}")
+    if choices is not None and value not in choices:
+        raise StudioError(f"{where}.{key} must be one of {', '.join(map(str, choices))}, not {value!r}")
+    if lo is not None and value < lo or hi is not None and value > hi:
+        raise StudioError(f"{where}.{key} = {value!r} is out of range [{lo}, {hi}]")
+    return value
+
+
+def reject_unknown(section: dict, where: str, known: list[str]) -> None:
+    if section:
+        extra = ", ".join(sorted(section))
+        raise StudioError(f"{where}: unknown key(s) {extra}; known keys: {', '.join(known)}")
+
+
+def _kind_name(kinds: tuple) -> str:
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)

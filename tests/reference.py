@@ -1,0 +1,114 @@
+"""Numpy references for every GPU building block, written independently of the shaders."""
+from __future__ import annotations
+
+import numpy as np
+
+M32 = np.uint64(0xFFFFFFFF)
+
+
+def _u32(x):
+    return np.asarray(x, np.uint64) & M32
+
+
+def pcg_hash(v):
+    state = _u32(_u32(v) * np.uint64(747796405) + np.uint64(2891336453))
+    word = _u32(((state >> ((state >> np.uint64(28)) + np.uint64(4))) ^ state) * np.uint64(277803737))
+    return _u32((word >> np.uint64(22)) ^ word)
+
+
+def random_uv(seed: int, step: int, samples: np.ndarray) -> np.ndarray:
+    inner = _u32(np.uint64(step) * np.uint64(0x9E3779B9) + pcg_hash(samples))
+    h = pcg_hash(_u32(np.uint64(seed) ^ pcg_hash(inner)))
+    h2 = pcg_hash(_u32(h + np.uint64(0x68E31DA4)))
+    return np.stack([(h >> np.uint64(8)).astype(np.float64), (h2 >> np.uint64(8)).astype(np.float64)], 1) / 16777216.0
+
+
+def encode(uv: np.ndarray, otype: str, n_frequencies: int = 3) -> np.ndarray:
+    if otype == "identity":
+        return uv.copy()
+    feats = []
+    for c in range(2):
+        for k in range(n_frequencies):
+            phase = uv[:, c] * np.pi * 2.0 ** k
+            feats += [np.sin(phase), np.cos(phase)]
+    return np.stack(feats, 1)
+
+
+def transform_uv(uv: np.ndarray, transform: str) -> np.ndarray:
+    if transform == "flip":
+        return uv[:, ::-1].copy()
+    if transform == "zoom":
+        return uv * 0.5 + 0.25
+    return uv
+
+
+def fetch(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    x = np.minimum((uv[:, 0] * w).astype(np.int64), w - 1)
+    y = np.minimum((uv[:, 1] * h).astype(np.int64), h - 1)
+    return image[y, x].astype(np.float64)
+
+
+def act(name: str, x: np.ndarray, alpha: float) -> np.ndarray:
+    return {
+        "none": lambda: x,
+        "relu": lambda: np.maximum(x, 0),
+        "leaky_relu": lambda: np.where(x > 0, x, alpha * x),
+        "sigmoid": lambda: 1 / (1 + np.exp(-x)),
+        "tanh": lambda: np.tanh(x),
+        "exp": lambda: np.exp(x),
+    }[name]()
+
+
+def act_grad(name: str, x: np.ndarray, alpha: float) -> np.ndarray:
+    """Derivative with respect to the pre-activation x."""
+    return {
+        "none": lambda: np.ones_like(x),
+        "relu": lambda: (x > 0).astype(np.float64),
+        "leaky_relu": lambda: np.where(x > 0, 1.0, alpha),
+        "sigmoid": lambda: act("sigmoid", x, 0) * (1 - act("sigmoid", x, 0)),
+        "tanh": lambda: 1 - np.tanh(x) ** 2,
+        "exp": lambda: np.exp(x),
+    }[name]()
+
+
+def loss_and_grad(name: str, p: np.ndarray, t: np.ndarray):
+    d = p - t
+    if name == "l1":
+        return np.abs(d), np.sign(d)
+    if name == "relative_l2":
+        denom = p * p + 0.01
+        return d * d / denom, 2 * d / denom
+    return d * d, 2 * d
+
+
+def forward(layers, x, hidden_act, out_act, alpha):
+    """layers: [(W (out x in), b or None)]. Returns outputs and the per-layer (input, pre-activation)."""
+    cache = []
+    h = x
+    for i, (w, b) in enumerate(layers):
+        z = h @ w.T.astype(np.float64) + (0 if b is None else b.astype(np.float64))
+        cache.append((h, z))
+        h = act(out_act if i == len(layers) - 1 else hidden_act, z, alpha)
+    return h, cache
+
+
+def backward(layers, cache, dy, hidden_act, out_act, alpha):
+    """Gradients [(dW, db)] of sum(dy * y) by the chain rule."""
+    grads = [None] * len(layers)
+    d = dy
+    for i in reversed(range(len(layers))):
+        h, z = cache[i]
+        d = d * act_grad(out_act if i == len(layers) - 1 else hidden_act, z, alpha)
+        w, b = layers[i]
+        grads[i] = (d.T @ h, None if b is None else d.sum(0))
+        d = d @ w.astype(np.float64)
+    return grads
+
+
+def adam(w, g, m, v, step, lr, b1, b2, eps):
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    mh = m / (1 - b1 ** step)
+    vh = v / (1 - b2 ** step)
+    return w - lr * mh / (np.sqrt(vh) + eps), m, v

@@ -1,0 +1,120 @@
+"""The fused training kernel and inference against the numpy reference."""
+import numpy as np
+import pytest
+
+import reference as ref
+from app.encodings import FrequencyEncoding, IdentityEncoding
+from app.losses import LossConfig
+from app.network import NetworkConfig
+from app.preset import Preset, TrainingConfig
+from app.trainer import Trainer
+
+# Few variants (each compiles its own kernels) that together cover every activation, both
+# precisions, bias on/off, widths that are not multiples of 8 or 16, and both encodings.
+CASES = {
+    "relu-none-f32-w16": (FrequencyEncoding(2), NetworkConfig(16, 2, "relu", "none", bias=True)),
+    "leaky-sigmoid-f32-w20-nobias": (FrequencyEncoding(3), NetworkConfig(20, 3, "leaky_relu", "sigmoid", 0.1, bias=False)),
+    "tanh-exp-f32-w24": (IdentityEncoding(), NetworkConfig(24, 1, "tanh", "exp", bias=True)),
+    "sigmoid-tanh-f32-w16": (FrequencyEncoding(1), NetworkConfig(16, 2, "sigmoid", "tanh", bias=True)),
+    "exp-relu-f32-w16": (IdentityEncoding(), NetworkConfig(16, 1, "exp", "relu", bias=True)),
+    "none-leaky-f32-w16": (FrequencyEncoding(2), NetworkConfig(16, 2, "none", "leaky_relu", 0.05, bias=True)),
+    "leaky-sigmoid-f16-w20": (FrequencyEncoding(3), NetworkConfig(20, 2, "leaky_relu", "sigmoid", 0.01, precision="float16")),
+}
+BATCH = 200  # not a multiple of the workgroup: exercises the padded samples
+
+
+def make_trainer(device, image, encoding, net, loss="l2", seed=7):
+    preset = Preset(encoding=encoding, network=net, loss=LossConfig(loss),
+                    training=TrainingConfig(batch_size=BATCH, seed=seed, loss_scale=256.0))
+    return Trainer(device, image, preset)
+
+
+def reference_gradients(trainer, image, loss):
+    """Outputs and compact gradient of the mean loss over the batch the trainer draws next."""
+    net, lay = trainer.network, trainer.layout
+    params = trainer.parameters().astype(np.float64)
+    if net.half:  # the GPU computes with the float16-rounded weights
+        params = params.astype(np.float16).astype(np.float64)
+    layers = lay.layers_of(params)
+    uv = ref.random_uv(trainer.seed, trainer.step + 1, np.arange(BATCH))
+    x = ref.encode(uv, trainer.encoding.otype, getattr(trainer.encoding, "n_frequencies", 0))
+    y, cache = ref.forward(layers, x, net.activation, net.output_activation, net.leaky_relu_alpha)
+    t = ref.fetch(image, ref.transform_uv(uv, trainer.transform))
+    _, dl = ref.loss_and_grad(loss, y, t)
+    grads = ref.backward(layers, cache, dl / (BATCH * 3), net.activation, net.output_activation, net.leaky_relu_alpha)
+    flat = []
+    for dw, db in grads:
+        flat.append(dw.reshape(-1))
+        if db is not None:
+            flat.append(db)
+    return y, np.concatenate(flat)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_forward_and_gradients_match_numpy(device, small_image, case):
+    encoding, net = CASES[case]
+    trainer = make_trainer(device, small_image, encoding, net)
+    losses = ["l2", "l1", "relative_l2"] if case == "relu-none-f32-w16" else ["l2"]
+    for loss in losses:
+        trainer.loss = LossConfig(loss)
+        gpu_grad = trainer.gradients()
+        y_ref, g_ref = reference_gradients(trainer, small_image, loss)
+        y_gpu = trainer.batch_outputs()
+        if net.half:
+            np.testing.assert_allclose(y_gpu, y_ref, rtol=2e-2, atol=5e-3)
+            scale = np.abs(g_ref).max()
+            np.testing.assert_allclose(gpu_grad, g_ref, rtol=0, atol=3e-2 * scale)
+            assert np.corrcoef(gpu_grad, g_ref)[0, 1] > 0.999
+        else:
+            np.testing.assert_allclose(y_gpu, y_ref, rtol=1e-4, atol=1e-5)
+            scale = np.abs(g_ref).max()
+            np.testing.assert_allclose(gpu_grad, g_ref, rtol=1e-3, atol=1e-4 * scale)
+        # a real gradient, not zeros: every layer's weights receive some
+        assert np.count_nonzero(gpu_grad) > 0.5 * gpu_grad.size
+
+
+@pytest.mark.parametrize("case", ["leaky-sigmoid-f32-w20-nobias", "leaky-sigmoid-f16-w20"])
+def test_inference_matches_numpy(device, small_image, case):
+    encoding, net = CASES[case]
+    trainer = make_trainer(device, small_image, encoding, net)
+    trainer.train(3)
+    params = trainer.parameters().astype(np.float64)
+    if net.half:
+        params = params.astype(np.float16).astype(np.float64)
+    w, h = 10, 6
+    ys, xs = np.mgrid[0:h, 0:w]
+    uv = np.stack([(xs.ravel() + 0.5) / w, (ys.ravel() + 0.5) / h], 1)
+    x = ref.encode(uv, encoding.otype, getattr(encoding, "n_frequencies", 0))
+    y, _ = ref.forward(trainer.layout.layers_of(params), x, net.activation, net.output_activation, net.leaky_relu_alpha)
+    image = trainer.prediction((w, h))
+    tol = dict(rtol=2e-2, atol=5e-3) if net.half else dict(rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(image.reshape(-1, 3), y, **tol)
+
+
+def test_adam_and_sgd_steps_match_numpy(device, small_image):
+    encoding, net = CASES["relu-none-f32-w16"]
+    trainer = make_trainer(device, small_image, encoding, net)
+    for opt in (trainer.optimizer, type(trainer.optimizer)("sgd", 0.05)):
+        trainer.optimizer = opt
+        trainer.reset()
+        w = trainer.parameters().astype(np.float64)
+        m = np.zeros_like(w)
+        v = np.zeros_like(w)
+        for step in range(1, 5):
+            g = trainer.gradients()
+            trainer.train(1)
+            if opt.otype == "adam":
+                w, m, v = ref.adam(w, g, m, v, step, opt.learning_rate, opt.beta1, opt.beta2, opt.epsilon)
+            else:
+                w = w - opt.learning_rate * g
+            np.testing.assert_allclose(trainer.parameters(), w, rtol=1e-5, atol=1e-6)
+
+
+def test_float16_loss_scale_is_undone(device, small_image):
+    encoding, net = CASES["leaky-sigmoid-f16-w20"]
+    trainer = make_trainer(device, small_image, encoding, net)
+    for scale in (1.0, 1024.0):
+        trainer.loss_scale = scale
+        g = trainer.gradients()
+        _, g_ref = reference_gradients(trainer, small_image, "l2")
+        assert abs(np.linalg.norm(g) / np.linalg.norm(g_ref) - 1) < 0.02

@@ -15,7 +15,7 @@ from .errors import StudioError
 from .network import Layout, NetworkConfig
 
 # Samples per thread of the portable MLP: each broadcast weight is reused this many times.
-DEFAULT_SAMPLES_PER_THREAD = 2
+DEFAULT_SAMPLES_PER_THREAD = 4
 
 _cache: dict[tuple, object] = {}
 
@@ -65,7 +65,8 @@ def _compile(device, defines: dict[str, str], module: str, entry: str):
 
 
 def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout,
-                    spt: int = DEFAULT_SAMPLES_PER_THREAD) -> NetworkKernels:
+                    spt: int | None = None) -> NetworkKernels:
+    spt = spt or DEFAULT_SAMPLES_PER_THREAD
     defines = network_defines(encoding, net, layout, spt)
     key = (id(device), "network", tuple(sorted(defines.items())))
     if key not in _cache:

@@ -30,7 +30,7 @@ class TrainingStats:
 
 
 class Trainer:
-    def __init__(self, device, image: np.ndarray, preset: Preset, *, mlp_path: str | None = None,
+    def __init__(self, device, image: np.ndarray | None, preset: Preset, *, mlp_path: str | None = None,
                  seed: int | None = None):
         import slangpy as spy
         self._spy = spy
@@ -67,7 +67,8 @@ class Trainer:
         self._batch_buffers_for = None
         self._infer_records = None
         self.set_batch_size(preset.training.batch_size)
-        self.set_image(image)
+        # Without an image (inference from a weights file) the target is one black texel.
+        self.set_image(np.zeros((1, 1, 3), np.float32) if image is None else image)
         self.reset(self.seed)
 
     # ---- setup ----
@@ -214,6 +215,13 @@ class Trainer:
         self.device.wait_for_idle()
         self.train_seconds += time.perf_counter() - t0
         return TrainingStats(self.step, self.samples_seen, self.last_loss(), self.train_seconds)
+
+    def check_finite(self) -> None:
+        """Raises StudioError when training has diverged (NaN or infinite loss)."""
+        loss = self.last_loss()
+        if self.step and not math.isfinite(loss):
+            raise StudioError(f"training diverged at step {self.step} (loss is {loss}); lower the learning rate "
+                              f"({self.optimizer.learning_rate:g}) or use float32 precision")
 
     def last_loss(self) -> float:
         """Mean loss of the most recent training step's batch (NaN before the first step)."""

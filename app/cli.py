@@ -1,0 +1,146 @@
+"""Command-line front end: train, infer, info. Never imports the UI."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import StudioError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="app.py", description="Neural Texture Studio: train small MLPs to "
+                                "reproduce textures on the GPU. Without a command, opens the window.")
+    p.add_argument("--mlp", choices=["auto", "portable", "coopvec"], default=None,
+                   help="MLP implementation (default: CoopVec where the device supports it)")
+    sub = p.add_subparsers(dest="command")
+    t = sub.add_parser("train", help="train a network on a texture, headless")
+    t.add_argument("--texture", required=True, help="image file (PNG, JPEG, ... anything imageio reads)")
+    t.add_argument("--preset", default="rtxns-simple-training", help="preset name (presets/*.json) or JSON path")
+    t.add_argument("--steps", type=int, help="training steps (default: the preset's)")
+    t.add_argument("--batch", type=int, help="samples per step (default: the preset's)")
+    t.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
+    t.add_argument("--seed", type=int, help="seed for initial weights and sample positions")
+    t.add_argument("--transform", choices=["none", "flip", "zoom"], help="UV transform of the target")
+    t.add_argument("--size", help="resample the texture to WxH before training")
+    t.add_argument("--out", help="write the trained weights here")
+    t.add_argument("--preview", help="write the network's image (PNG) here")
+    i = sub.add_parser("infer", help="render a weights file's image")
+    i.add_argument("--weights", required=True)
+    i.add_argument("--out", required=True, help="output image (PNG)")
+    i.add_argument("--size", help="WxH (default: the training texture's size)")
+    sub.add_parser("info", help="device, adapter, features and MLP paths")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from .ui.main import run_app
+        return run_app(mlp_path=args.mlp)
+    try:
+        return {"train": cmd_train, "infer": cmd_infer, "info": cmd_info}[args.command](args)
+    except StudioError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_info(args) -> int:
+    from .device import choose_mlp_path, create_device, describe
+    device = create_device()
+    info = describe(device)
+    print(f"device: {info.api}, adapter: {info.adapter}")
+    print(f"software device: {'yes' if info.software else 'no'}")
+    print(f"cooperative vectors: {'yes' if info.cooperative_vector else 'no'}")
+    print(f"features: {', '.join(f.name for f in device.features)}")
+    print(f"MLP paths: {', '.join(info.paths)} (selected: {choose_mlp_path(info, args.mlp)})")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .device import create_device
+    from .preset import load_preset
+    from .texture import load_image, parse_size, save_image
+    from .trainer import Trainer
+    from .weights_io import WeightsFile, save_weights
+
+    preset = load_preset(args.preset)
+    if args.lr is not None:
+        if not 0 < args.lr <= 10:
+            raise StudioError(f"--lr {args.lr} is out of range (0, 10]")
+        from dataclasses import replace
+        preset = replace(preset, optimizer=replace(preset.optimizer, learning_rate=args.lr))
+    for name, value, lo in (("--steps", args.steps, 1), ("--batch", args.batch, 64), ("--seed", args.seed, 0)):
+        if value is not None and value < lo:
+            raise StudioError(f"{name} must be at least {lo}")
+    preset = preset.with_training(steps=args.steps, batch_size=args.batch, seed=args.seed, transform=args.transform)
+    size = parse_size(args.size) if args.size else None
+    image = load_image(args.texture, size)
+    for target in (args.out, args.preview):
+        if target and not Path(target).resolve().parent.is_dir():
+            raise StudioError(f"cannot write {target}: its folder does not exist")
+
+    device = create_device()
+    trainer = Trainer(device, image, preset, mlp_path=args.mlp)
+    steps = preset.training.steps
+    h, w = image.shape[:2]
+    print(f"training {preset.name} on {Path(args.texture).name} ({w}x{h}, transform {trainer.transform}) "
+          f"with {trainer.layout.parameter_count} parameters, batch {trainer.batch}, {steps} steps, "
+          f"{trainer.info.adapter} ({trainer.mlp_path} MLP)", file=sys.stderr)
+    psnr = trainer.psnr()
+    chunk = max(1, min(64, steps // 50 or 1))
+    next_psnr = 0
+    t_start = time.perf_counter()
+    while trainer.step < steps:
+        trainer.train(min(chunk, steps - trainer.step))
+        trainer.check_finite()
+        if trainer.step >= next_psnr or trainer.step == steps:
+            psnr = trainer.psnr()
+            next_psnr = trainer.step + max(1, steps // 10)
+        _progress(trainer, steps, psnr)
+    print(file=sys.stderr)
+    psnr = trainer.psnr()
+    rate = trainer.samples_seen / trainer.train_seconds
+    stats = {"steps": trainer.step, "samples": trainer.samples_seen, "loss": trainer.last_loss(), "psnr": psnr,
+             "train_seconds": trainer.train_seconds, "samples_per_s": rate, "adapter": trainer.info.adapter}
+    if args.out:
+        save_weights(args.out, WeightsFile(preset, trainer.parameters(), (w, h), trainer.transform, stats))
+        print(f"wrote weights {args.out}", file=sys.stderr)
+    if args.preview:
+        save_image(args.preview, trainer.prediction())
+        print(f"wrote preview {args.preview}", file=sys.stderr)
+    del t_start
+    print(f"psnr={psnr:.2f} samples_per_s={rate:.0f} steps={trainer.step} seconds={trainer.train_seconds:.2f}")
+    return 0
+
+
+def _progress(trainer, steps: int, psnr: float) -> None:
+    width = 30
+    done = int(width * trainer.step / steps)
+    rate = trainer.samples_seen / max(trainer.train_seconds, 1e-9)
+    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {trainer.step}/{steps} loss {trainer.last_loss():.5f} "
+                     f"PSNR {psnr:.2f} dB {rate / 1e3:.0f}k samples/s ")
+    sys.stderr.flush()
+
+
+def cmd_infer(args) -> int:
+    from .device import create_device
+    from .texture import parse_size, save_image
+    from .trainer import Trainer
+    from .weights_io import load_weights
+
+    weights = load_weights(args.weights)
+    size = parse_size(args.size) if args.size else weights.texture_size
+    if not all(size):
+        raise StudioError(f"{args.weights} does not record a texture size; pass --size WxH")
+    if not Path(args.out).resolve().parent.is_dir():
+        raise StudioError(f"cannot write {args.out}: its folder does not exist")
+    trainer = Trainer(create_device(), None, weights.preset, mlp_path=args.mlp)
+    trainer.set_parameters(weights.parameters)
+    save_image(args.out, trainer.prediction(tuple(size)))
+    print(f"wrote {args.out} ({size[0]}x{size[1]})", file=sys.stderr)
+    return 0

@@ -31,8 +31,11 @@ def load_image(path: str | Path, size: tuple[int, int] | None = None) -> np.ndar
     if path.stat().st_size == 0:
         raise StudioError(f"{path} is empty (0 bytes)")
     try:
+        import warnings
         import imageio.v3 as iio
-        data = iio.imread(path)
+        with warnings.catch_warnings():  # imageio warns while it tries its legacy plugins on unknown data
+            warnings.simplefilter("ignore")
+            data = iio.imread(path)
     except Exception as err:
         reason = str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__
         raise StudioError(f"cannot read {path.name} as an image: {reason}") from None

@@ -195,12 +195,19 @@ class Trainer:
         rows = self.partials.to_numpy().view(np.float32).reshape(self.partitions * 8, -1)
         return self.layout.unpack(rows.astype(np.float64).sum(axis=0) / self.loss_scale)
 
+    def _read_records(self) -> np.ndarray:
+        dtype = np.float16 if self.network.half else np.float32
+        return self.records.to_numpy().view(dtype).reshape(self.layout.record_slots, self.stride, 4)
+
     def batch_outputs(self) -> np.ndarray:
         """Network outputs (batch, 3) recorded by the most recent forward pass."""
+        return self._read_records()[self.layout.y_slot, :self.batch, :3].astype(np.float32)
+
+    def batch_inputs(self) -> np.ndarray:
+        """Encoded network inputs (batch, encoding dims) of the most recent forward pass."""
         lay = self.layout
-        dtype = np.float16 if self.network.half else np.float32
-        rec = self.records.to_numpy().view(dtype).reshape(lay.record_slots, self.stride, 4)
-        return rec[lay.y_slot, :self.batch, :3].astype(np.float32)
+        rec = self._read_records()[:lay.in0_chunks, :self.batch, :]  # (chunks, batch, 4)
+        return rec.transpose(1, 0, 2).reshape(self.batch, -1)[:, :lay.input_dims].astype(np.float32)
 
     def train(self, steps: int, steps_per_submit: int = 16) -> TrainingStats:
         """Runs ``steps`` training steps, ``steps_per_submit`` per command buffer; waits for the GPU."""
@@ -219,7 +226,7 @@ class Trainer:
     def check_finite(self) -> None:
         """Raises StudioError when training has diverged (NaN or infinite loss)."""
         loss = self.last_loss()
-        if self.step and not math.isfinite(loss):
+        if self.step and not (math.isfinite(loss) and np.isfinite(self.parameters()).all()):
             raise StudioError(f"training diverged at step {self.step} (loss is {loss}); lower the learning rate "
                               f"({self.optimizer.learning_rate:g}) or use float32 precision")
 

@@ -48,14 +48,19 @@ def describe(device) -> DeviceInfo:
     )
 
 
-def choose_mlp_path(info: DeviceInfo, requested: str | None = None) -> str:
-    """The one place that picks the MLP implementation: CoopVec where the device has it, else portable.
-    ``requested`` (a CLI flag or the NTS_MLP_PATH environment variable) overrides the choice."""
+def choose_mlp_path(info: DeviceInfo, requested: str | None = None, coopvec_refusal: str | None = None) -> str:
+    """The one place that picks the MLP implementation: CoopVec where the device has cooperative vectors
+    and the network can use them (``coopvec_refusal`` is None), else portable. ``requested`` (the --mlp
+    flag, or the NTS_MLP_PATH environment variable) overrides the automatic choice."""
     requested = requested or os.environ.get("NTS_MLP_PATH") or "auto"
-    if requested == "auto":
-        return "coopvec" if info.cooperative_vector else "portable"
-    if requested not in ("portable", "coopvec"):
+    if requested not in ("auto", "portable", "coopvec"):
         raise StudioError(f"unknown MLP path {requested!r}; choose auto, portable or coopvec")
-    if requested == "coopvec" and not info.cooperative_vector:
-        raise StudioError(f"the CoopVec path needs cooperative vectors, which {info.adapter} lacks; use --mlp portable")
+    if requested == "auto":
+        return "coopvec" if info.cooperative_vector and coopvec_refusal is None else "portable"
+    if requested == "coopvec":
+        if not info.cooperative_vector:
+            raise StudioError(f"the CoopVec path needs cooperative vectors, which {info.adapter} lacks; "
+                              "use --mlp portable")
+        if coopvec_refusal:
+            raise StudioError(coopvec_refusal + "; use --mlp portable")
     return requested

@@ -91,3 +91,23 @@ def image_kernels(device) -> ImageKernels:
             to_rgba8=_compile(device, {}, "image_ops", "to_rgba8"),
         )
     return _cache[key]
+
+
+@dataclass
+class CoopVecKernels:
+    train: object
+    infer: object
+    optimizer: object
+
+
+def coopvec_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout) -> CoopVecKernels:
+    """Kernels of the cooperative-vector MLP path; only devices with Feature.cooperative_vector run them."""
+    defines = network_defines(encoding, net, layout, 1)
+    key = (id(device), "coopvec", tuple(sorted(defines.items())))
+    if key not in _cache:
+        _cache[key] = CoopVecKernels(
+            train=_compile(device, defines, "train_coopvec", "train_coopvec"),
+            infer=_compile(device, defines, "train_coopvec", "infer_coopvec"),
+            optimizer=_compile(device, defines, "optimizer", "optimizer_flat"),
+        )
+    return _cache[key]

@@ -1,0 +1,119 @@
+"""GPU state and passes of the portable MLP (shaders/mlp_portable.slang, train.slang, optimizer_step)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels import network_kernels
+from .network import Layout
+
+INFER_CHUNK = 1 << 16  # pixels per inference dispatch: bounds the record buffer at any resolution
+
+
+class PortableMLP:
+    """Forward/transposed weight copies, float32 master + Adam moments, per-sample records, gradient partials."""
+    name = "portable"
+
+    def __init__(self, device, encoding, network, layout: Layout):
+        import slangpy as spy
+        self.device, self.network, self.layout = device, network, layout
+        self.kernels = network_kernels(device, encoding, network, layout)
+        self.spt = self.kernels.samples_per_thread
+        self._usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access
+        # float16 networks store weights and records as float16 (half the memory traffic)
+        self._format = spy.Format.rgba16_float if network.half else spy.Format.rgba32_float
+        self._float4_bytes = 8 if network.half else 16
+        self.wf = self._typed(layout.wf_float4s)
+        self.wt = self._typed(layout.wt_float4s)
+        self.master = self._floats(layout.padded_floats)
+        self.moment1 = self._floats(layout.padded_floats)
+        self.moment2 = self._floats(layout.padded_floats)
+        self._stride = None
+        self._infer_records = None
+
+    def _typed(self, float4s: int):
+        return self.device.create_buffer(size=float4s * self._float4_bytes, format=self._format, usage=self._usage)
+
+    def _floats(self, n: int):
+        return self.device.create_buffer(element_count=n, struct_size=4, usage=self._usage)
+
+    # ---- parameters ----
+    def set_parameters(self, compact: np.ndarray) -> None:
+        self.master.copy_from_numpy(self.layout.pack(compact))
+        zeros = np.zeros(self.layout.padded_floats, np.float32)
+        self.moment1.copy_from_numpy(zeros)
+        self.moment2.copy_from_numpy(zeros)
+        enc = self.device.create_command_encoder()
+        self.kernels.publish.dispatch(thread_count=[self._optimizer_units(), 1, 1], command_encoder=enc,
+                                      master=self.master, wf=self.wf, wt=self.wt)
+        self.device.submit_command_buffer(enc.finish())
+
+    def parameters(self) -> np.ndarray:
+        return self.layout.unpack(self.master.to_numpy().view(np.float32))
+
+    def _optimizer_units(self) -> int:
+        lay = self.layout
+        return sum(lay.out_rows(l) // 4 * (lay.in_chunks(l) + 1) for l in range(lay.layers))
+
+    # ---- training ----
+    def set_batch_size(self, batch: int) -> None:
+        import slangpy as spy
+        group = 64 * self.spt
+        stride = (batch + group - 1) // group * group
+        if stride == self._stride:
+            return
+        # Partition the batch for the gradient reduction: each partition's 8 lanes give 8 partial rows.
+        partitions = max(1, min(16, stride // 1024))
+        while stride % (partitions * 8):
+            partitions -= 1
+        self._stride, self.partitions, self.partition_len = stride, partitions, stride // partitions
+        self.records = self._typed(self.layout.record_slots * stride)
+        self.sample_loss = self.device.create_buffer(size=stride * 4, format=spy.Format.r32_float, usage=self._usage)
+        self.partials = self._floats(partitions * 8 * self.layout.padded_floats)
+
+    def _gradient_threads(self) -> int:
+        lay = self.layout
+        tasks = sum(lay.out_rows(l) // 8 * (lay.in_chunks(l) // 2 + 1) for l in range(lay.layers))
+        return tasks * self.partitions * 8
+
+    def append_gradients(self, encoder, pass_args: dict) -> None:
+        """Forward + backward for one batch, then the gradient reduction into the partials."""
+        k = self.kernels
+        k.train.dispatch(thread_count=[self._stride // self.spt, 1, 1], command_encoder=encoder,
+                         wf=self.wf, wt=self.wt, records=self.records, sample_loss=self.sample_loss,
+                         stride=self._stride, **pass_args)
+        k.weight_gradients.dispatch(
+            thread_count=[self._gradient_threads(), 1, 1], command_encoder=encoder,
+            records=self.records, stride=self._stride, partitions=self.partitions,
+            partition_len=self.partition_len, partials=self.partials, param_floats=self.layout.padded_floats)
+
+    def append_optimizer(self, encoder, opt: dict) -> None:
+        self.kernels.optimizer.dispatch(
+            thread_count=[self._optimizer_units(), 1, 1], command_encoder=encoder,
+            partials=self.partials, partial_rows=self.partitions * 8, param_floats=self.layout.padded_floats,
+            master=self.master, moment1=self.moment1, moment2=self.moment2, wf=self.wf, wt=self.wt, opt=opt)
+
+    def gradient_sum(self) -> np.ndarray:
+        """Compact sum of the partials written by the last append_gradients (still loss-scaled)."""
+        rows = self.partials.to_numpy().view(np.float32).reshape(self.partitions * 8, -1)
+        return self.layout.unpack(rows.astype(np.float64).sum(axis=0))
+
+    def sample_losses(self, batch: int) -> np.ndarray:
+        return self.sample_loss.to_numpy().view(np.float32)[:batch]
+
+    def records_array(self) -> np.ndarray:
+        """(slots, stride, 4) per-sample records of the last forward/backward pass."""
+        dtype = np.float16 if self.network.half else np.float32
+        return self.records.to_numpy().view(dtype).reshape(self.layout.record_slots, self._stride, 4)
+
+    # ---- inference ----
+    def append_infer(self, encoder, size: tuple[int, int], output, alpha: float) -> None:
+        import slangpy as spy
+        if self._infer_records is None:
+            self._infer_records = self._typed(self.layout.record_slots * INFER_CHUNK)
+        pixels = size[0] * size[1]
+        for first in range(0, pixels, INFER_CHUNK):
+            count = min(INFER_CHUNK, pixels - first)
+            self.kernels.infer.dispatch(
+                thread_count=[(count + 63) // 64 * 64 // self.spt, 1, 1], command_encoder=encoder, wf=self.wf,
+                records=self._infer_records, stride=INFER_CHUNK, first_pixel=first, image_size=spy.uint2(*size),
+                alpha=alpha, output=output)

@@ -16,6 +16,8 @@ from .network import Layout, NetworkConfig
 
 # Samples per thread of the portable MLP: each broadcast weight is reused this many times.
 DEFAULT_SAMPLES_PER_THREAD = 4
+# Inputs per weight-gradient task (4 or 8): 8 x DW_COLS sums live in registers (measured on lavapipe).
+DW_COLS = 8
 
 _cache: dict[tuple, object] = {}
 
@@ -32,6 +34,7 @@ def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt:
         "NTS_HALF": "1" if net.half else "0",
         "NTS_BIAS": "1" if net.bias else "0",
         "NTS_SPT": str(spt),
+        "NTS_DW_COLS": str(DW_COLS),
         **encoding.defines(),
     }
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels as _kernels
 from .kernels import network_kernels
 from .network import Layout
 
@@ -72,7 +73,8 @@ class PortableMLP:
 
     def _gradient_threads(self) -> int:
         lay = self.layout
-        tasks = sum(lay.out_rows(l) // 8 * (lay.in_chunks(l) // 2 + 1) for l in range(lay.layers))
+        blocks = lambda l: lay.in_chunks(l) * 4 // _kernels.DW_COLS + 1
+        tasks = sum(lay.out_rows(l) // 8 * blocks(l) for l in range(lay.layers))
         return tasks * self.partitions * 8
 
     def append_gradients(self, encoder, pass_args: dict) -> None:

@@ -32,11 +32,16 @@ def create_device():
         import slangpy as spy
     except ImportError as err:  # pragma: no cover - setup installs it
         raise StudioError(f"slangpy is not installed ({err}); run scripts/setup.sh") from None
+    logger = spy.Logger.get()
+    level = logger.level
+    logger.level = spy.LogLevel.fatal  # the driver's own error lines would precede our one-line message
     try:
         return spy.create_device(spy.DeviceType.vulkan, include_paths=[SHADER_DIR])
     except Exception as err:  # slangpy raises RuntimeError with a long driver log
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise StudioError(NO_VULKAN_HELP.format(detail=first[:160])) from None
+    finally:
+        logger.level = level
 
 
 def describe(device) -> DeviceInfo:

@@ -125,3 +125,13 @@ def test_cli_errors_are_one_line(tmp_path):
         assert r.returncode == 2
         assert r.stderr.strip().splitlines() == [f"error: {r.stderr.strip().removeprefix('error: ')}"]
         assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_vulkan_driver_is_one_line(tmp_path):
+    import os
+    env = dict(os.environ, VK_ICD_FILENAMES=str(tmp_path / "none.json"), VK_DRIVER_FILES=str(tmp_path / "none.json"))
+    r = subprocess.run([sys.executable, str(ROOT / "app.py"), "info"], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith("error: no usable Vulkan driver found")
+    assert "mesa-vulkan-drivers" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -5,8 +5,13 @@ from .errors import StudioError
 from .registry import normalise_name
 
 # name -> id in shaders/common.slang (ACT_*)
-ACTIVATIONS = {"none": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4, "exp": 5}
-_ALIASES = {normalise_name(n): n for n in ACTIVATIONS} | {"linear": "none", "identity": "none", "exponential": "exp"}
+ACTIVATIONS = {"none": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4, "exp": 5, "exp2": 6, "softplus": 7,
+               "silu": 8, "sine": 9}
+# Activations whose derivative cannot be computed from their output alone: networks using them also
+# store pre-activations for the backward pass.
+NEEDS_PREACTIVATION = {"silu", "sine"}
+_ALIASES = {normalise_name(n): n for n in ACTIVATIONS} | {"linear": "none", "identity": "none", "exponential": "exp",
+                                                           "swish": "silu", "sin": "sine"}
 
 
 def activation_name(value: object, where: str) -> str:

@@ -33,6 +33,7 @@ def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt:
         "NTS_OUTPUT_ACT": str(activation_id(net.output_activation)),
         "NTS_HALF": "1" if net.half else "0",
         "NTS_BIAS": "1" if net.bias else "0",
+        "NTS_STORE_Z": "1" if layout.store_preactivation else "0",
         "NTS_SPT": str(spt),
         "NTS_DW_COLS": str(DW_COLS),
         **encoding.defines(),

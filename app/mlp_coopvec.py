@@ -25,6 +25,8 @@ def coopvec_supports(network) -> str | None:
     """Why this network cannot use the CoopVec path, or None when it can."""
     if not network.half:
         return "the CoopVec path trains float16 networks only (this one is float32)"
+    if network.needs_preactivation:
+        return "the CoopVec path does not support silu or sine activations yet"
     if network.n_neurons % 8:
         return f"the CoopVec path needs a hidden width that is a multiple of 8 (this one is {network.n_neurons})"
     return None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import activation_name
+from .activations import NEEDS_PREACTIVATION, activation_name
 from .errors import StudioError
 from .registry import reject_unknown, take
 
@@ -60,6 +60,10 @@ class NetworkConfig:
     def half(self) -> bool:
         return self.precision == "float16"
 
+    @property
+    def needs_preactivation(self) -> bool:
+        return bool({self.activation, self.output_activation} & NEEDS_PREACTIVATION)
+
 
 def _ceil8(n: int) -> int:
     return (n + 7) // 8 * 8
@@ -72,10 +76,11 @@ class Layout:
     hidden: int
     n_hidden_layers: int
     bias: bool
+    store_preactivation: bool = False
 
     @classmethod
     def of(cls, input_dims: int, net: NetworkConfig) -> "Layout":
-        return cls(input_dims, net.n_neurons, net.n_hidden_layers, net.bias)
+        return cls(input_dims, net.n_neurons, net.n_hidden_layers, net.bias, net.needs_preactivation)
 
     @property
     def layers(self) -> int:
@@ -131,9 +136,12 @@ class Layout:
     def d_slot(self, l: int) -> int:
         return self.y_slot + 2 + l * self.hidden_padded // 4
 
+    def z_slot(self, l: int) -> int:
+        return self.d_slot(self.layers - 1) + 2 + l * self.hidden_padded // 4
+
     @property
     def record_slots(self) -> int:
-        return self.d_slot(self.layers - 1) + 2
+        return self.z_slot(self.layers - 1) + 2 if self.store_preactivation else self.d_slot(self.layers - 1) + 2
 
     def shapes(self) -> list[tuple[int, int]]:
         """(outputs, inputs) of each linear layer."""

@@ -57,6 +57,10 @@ def act(name: str, x: np.ndarray, alpha: float) -> np.ndarray:
         "sigmoid": lambda: 1 / (1 + np.exp(-x)),
         "tanh": lambda: np.tanh(x),
         "exp": lambda: np.exp(x),
+        "exp2": lambda: np.exp2(x),
+        "softplus": lambda: np.log1p(np.exp(x)),
+        "silu": lambda: x / (1 + np.exp(-x)),
+        "sine": lambda: np.sin(x),
     }[name]()
 
 
@@ -69,6 +73,10 @@ def act_grad(name: str, x: np.ndarray, alpha: float) -> np.ndarray:
         "sigmoid": lambda: act("sigmoid", x, 0) * (1 - act("sigmoid", x, 0)),
         "tanh": lambda: 1 - np.tanh(x) ** 2,
         "exp": lambda: np.exp(x),
+        "exp2": lambda: np.log(2) * np.exp2(x),
+        "softplus": lambda: 1 / (1 + np.exp(-x)),
+        "silu": lambda: (s := 1 / (1 + np.exp(-x))) + x * s * (1 - s),
+        "sine": lambda: np.cos(x),
     }[name]()
 
 

@@ -19,6 +19,9 @@ CASES = {
     "exp-relu-f32-w16": (IdentityEncoding(), NetworkConfig(16, 1, "exp", "relu", bias=True)),
     "none-leaky-f32-w16": (FrequencyEncoding(2), NetworkConfig(16, 2, "none", "leaky_relu", 0.05, bias=True)),
     "leaky-sigmoid-f16-w20": (FrequencyEncoding(3), NetworkConfig(20, 2, "leaky_relu", "sigmoid", 0.01, precision="float16")),
+    "silu-sine-f32-w16": (FrequencyEncoding(2), NetworkConfig(16, 2, "silu", "sine", bias=True)),
+    "softplus-exp2-f32-w24": (FrequencyEncoding(1), NetworkConfig(24, 2, "softplus", "exp2", bias=False)),
+    "sine-silu-f16-w16": (FrequencyEncoding(2), NetworkConfig(16, 1, "sine", "silu", precision="float16")),
 }
 BATCH = 200  # not a multiple of the workgroup: exercises the padded samples
 
@@ -73,7 +76,7 @@ def test_forward_and_gradients_match_numpy(device, small_image, case):
         assert np.count_nonzero(gpu_grad) > 0.5 * gpu_grad.size
 
 
-@pytest.mark.parametrize("case", ["leaky-sigmoid-f32-w20-nobias", "leaky-sigmoid-f16-w20"])
+@pytest.mark.parametrize("case", ["leaky-sigmoid-f32-w20-nobias", "leaky-sigmoid-f16-w20", "silu-sine-f32-w16"])
 def test_inference_matches_numpy(device, small_image, case):
     encoding, net = CASES[case]
     trainer = make_trainer(device, small_image, encoding, net)
@@ -118,3 +121,9 @@ def test_float16_loss_scale_is_undone(device, small_image):
         g = trainer.gradients()
         _, g_ref = reference_gradients(trainer, small_image, "l2")
         assert abs(np.linalg.norm(g) / np.linalg.norm(g_ref) - 1) < 0.02
+
+
+def test_every_activation_is_covered():
+    from app.activations import ACTIVATIONS
+    used = {n.activation for _, n in CASES.values()} | {n.output_activation for _, n in CASES.values()}
+    assert used == set(ACTIVATIONS)

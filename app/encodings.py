@@ -75,14 +75,98 @@ class FrequencyEncoding(Encoding):
         return {"otype": self.otype, "n_frequencies": self.n_frequencies}
 
 
+@ENCODINGS.register("sin", "SinEncode")
+@dataclass(frozen=True)
+class SinEncoding(Encoding):
+    """Dr.Jit SinEncode: t = 2^i*x + i*shift per channel and octave i; sin(2*pi*t), cos(2*pi*t)."""
+    octaves: int = 8
+    shift: float = 0.0
+    otype = "sin"
+    slang_file = "encodings/sin.slang"
+
+    @classmethod
+    def from_config(cls, section: dict, where: str):
+        octaves = take(section, "octaves", int, cls.octaves, where, lo=1, hi=24)
+        shift = take(section, "shift", float, cls.shift, where, lo=-16.0, hi=16.0)
+        reject_unknown(section, where, ["otype", "octaves", "shift"])
+        return cls(octaves, shift)
+
+    @property
+    def output_dims(self) -> int:
+        return 2 * 2 * self.octaves
+
+    def defines(self) -> dict[str, str]:
+        return {"NTS_OCTAVES": str(self.octaves), "NTS_SHIFT": f"{self.shift!r}"}
+
+    def to_config(self) -> dict:
+        return {"otype": self.otype, "octaves": self.octaves, "shift": self.shift}
+
+
+@ENCODINGS.register("tri", "TriEncode")
+@dataclass(frozen=True)
+class TriEncoding(SinEncoding):
+    """Dr.Jit TriEncode: the triangle-wave pair sin_tri(t), cos_tri(t) with cos_tri(t) = 1 - 4|t - round(t)|."""
+    otype = "tri"
+    slang_file = "encodings/tri.slang"
+
+
+@ENCODINGS.register("triangle_wave", "TriangleWave")
+@dataclass(frozen=True)
+class TriangleWaveEncoding(Encoding):
+    """tiny-cuda-nn TriangleWave: v = 2^(j-1)*x + j/4 per channel and frequency j; 4|v - floor(v) - 1/2| - 1."""
+    n_frequencies: int = 12
+    otype = "triangle_wave"
+    slang_file = "encodings/triangle_wave.slang"
+
+    @classmethod
+    def from_config(cls, section: dict, where: str):
+        n = take(section, "n_frequencies", int, cls.n_frequencies, where, lo=1, hi=24)
+        reject_unknown(section, where, ["otype", "n_frequencies"])
+        return cls(n)
+
+    @property
+    def output_dims(self) -> int:
+        return 2 * self.n_frequencies
+
+    def defines(self) -> dict[str, str]:
+        return {"NTS_FREQUENCIES": str(self.n_frequencies)}
+
+    def to_config(self) -> dict:
+        return {"otype": self.otype, "n_frequencies": self.n_frequencies}
+
+
+@ENCODINGS.register("one_blob", "OneBlob")
+@dataclass(frozen=True)
+class OneBlobEncoding(Encoding):
+    """tiny-cuda-nn OneBlob: a quartic kernel of radius 1/bins around x, integrated over each bin (wrapping)."""
+    n_bins: int = 16
+    otype = "one_blob"
+    slang_file = "encodings/one_blob.slang"
+
+    @classmethod
+    def from_config(cls, section: dict, where: str):
+        n = take(section, "n_bins", int, cls.n_bins, where, lo=2, hi=64)
+        if n & (n - 1):
+            from .errors import StudioError
+            raise StudioError(f"{where}.n_bins must be a power of two, not {n}")
+        reject_unknown(section, where, ["otype", "n_bins"])
+        return cls(n)
+
+    @property
+    def output_dims(self) -> int:
+        return 2 * self.n_bins
+
+    def defines(self) -> dict[str, str]:
+        return {"NTS_BINS": str(self.n_bins)}
+
+    def to_config(self) -> dict:
+        return {"otype": self.otype, "n_bins": self.n_bins}
+
+
 def encoding_from_config(section: object, where: str = "encoding") -> Encoding:
     if not isinstance(section, dict):
-        raise_type(where)
+        from .errors import StudioError
+        raise StudioError(f"{where} must be a JSON object with an \"otype\"")
     section = dict(section)
     _, cls = ENCODINGS.lookup(section.pop("otype", None))
     return cls.from_config(section, where)
-
-
-def raise_type(where: str):
-    from .errors import StudioError
-    raise StudioError(f"{where} must be a JSON object with an \"otype\"")

@@ -23,15 +23,44 @@ def random_uv(seed: int, step: int, samples: np.ndarray) -> np.ndarray:
     return np.stack([(h >> np.uint64(8)).astype(np.float64), (h2 >> np.uint64(8)).astype(np.float64)], 1) / 16777216.0
 
 
-def encode(uv: np.ndarray, otype: str, n_frequencies: int = 3) -> np.ndarray:
-    if otype == "identity":
-        return uv.copy()
+def encode(uv: np.ndarray, otype: str, n_frequencies: int = 3, octaves: int = 0, shift: float = 0.0,
+           n_bins: int = 0) -> np.ndarray:
+    """Encodings, written from their definitions (channel-major feature order)."""
     feats = []
     for c in range(2):
-        for k in range(n_frequencies):
-            phase = uv[:, c] * np.pi * 2.0 ** k
-            feats += [np.sin(phase), np.cos(phase)]
+        x = uv[:, c].astype(np.float64)
+        if otype == "identity":
+            feats.append(x)
+        elif otype == "frequency":
+            for k in range(n_frequencies):
+                feats += [np.sin(np.pi * 2.0 ** k * x), np.cos(np.pi * 2.0 ** k * x)]
+        elif otype in ("sin", "tri"):
+            for i in range(octaves):
+                t = 2.0 ** i * x + i * shift
+                if otype == "sin":
+                    feats += [np.sin(2 * np.pi * t), np.cos(2 * np.pi * t)]
+                else:
+                    cos_tri = lambda v: 1 - 4 * np.abs(v - np.round(v))
+                    feats += [cos_tri(t - 0.25), cos_tri(t)]
+        elif otype == "triangle_wave":
+            for j in range(n_frequencies):
+                v = x * 2.0 ** (j - 1) + j * 0.25
+                feats.append(np.abs(v - np.floor(v) - 0.5) * 4 - 1)
+        elif otype == "one_blob":
+            def cdf(y):
+                u = y * n_bins
+                return np.clip(15 / 16 * u * (1 - 2 / 3 * u ** 2 + u ** 4 / 5) + 0.5, 0, 1)
+            wrapped = lambda b: cdf(b - x) + cdf(b - x - 1) + cdf(b - x + 1)
+            for k in range(n_bins):
+                feats.append(wrapped((k + 1) / n_bins) - wrapped(k / n_bins))
+        else:
+            raise ValueError(otype)
     return np.stack(feats, 1)
+
+
+def encode_like(uv: np.ndarray, encoding) -> np.ndarray:
+    """encode() with the hyperparameters of an app encoding object."""
+    return encode(uv, encoding.otype, **{k: v for k, v in encoding.to_config().items() if k != "otype"})
 
 
 def transform_uv(uv: np.ndarray, transform: str) -> np.ndarray:

@@ -40,7 +40,7 @@ def reference_gradients(trainer, image, loss):
         params = params.astype(np.float16).astype(np.float64)
     layers = lay.layers_of(params)
     uv = ref.random_uv(trainer.seed, trainer.step + 1, np.arange(BATCH))
-    x = ref.encode(uv, trainer.encoding.otype, getattr(trainer.encoding, "n_frequencies", 0))
+    x = ref.encode_like(uv, trainer.encoding)
     y, cache = ref.forward(layers, x, net.activation, net.output_activation, net.leaky_relu_alpha)
     t = ref.fetch(image, ref.transform_uv(uv, trainer.transform))
     _, dl = ref.loss_and_grad(loss, y, t)
@@ -87,7 +87,7 @@ def test_inference_matches_numpy(device, small_image, case):
     w, h = 10, 6
     ys, xs = np.mgrid[0:h, 0:w]
     uv = np.stack([(xs.ravel() + 0.5) / w, (ys.ravel() + 0.5) / h], 1)
-    x = ref.encode(uv, encoding.otype, getattr(encoding, "n_frequencies", 0))
+    x = ref.encode_like(uv, encoding)
     y, _ = ref.forward(trainer.layout.layers_of(params), x, net.activation, net.output_activation, net.leaky_relu_alpha)
     image = trainer.prediction((w, h))
     tol = dict(rtol=2e-2, atol=5e-3) if net.half else dict(rtol=1e-4, atol=1e-5)

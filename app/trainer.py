@@ -107,10 +107,7 @@ class Trainer:
                 "grad_scale": float(self.loss_scale / (self.batch * 3.0))}
 
     def _optimizer_args(self, step: int) -> dict:
-        opt = self.optimizer
-        return {"kind": opt.id, "learning_rate": float(opt.learning_rate), "beta1": float(opt.beta1),
-                "beta2": float(opt.beta2), "epsilon": float(opt.epsilon),
-                "inv_loss_scale": float(1.0 / self.loss_scale), "step": step}
+        return self.optimizer.shader_params(step, 1.0 / self.loss_scale)
 
     def append_steps(self, encoder, n: int) -> None:
         """Records n training steps into ``encoder`` (nothing runs until it is submitted)."""

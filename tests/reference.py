@@ -143,9 +143,23 @@ def backward(layers, cache, dy, hidden_act, out_act, alpha):
     return grads
 
 
-def adam(w, g, m, v, step, lr, b1, b2, eps):
+def adam(w, g, m, v, step, lr, b1, b2, eps, weight_decay=0.0):
+    """Adam; with weight_decay, AdamW's decoupled decay (Loshchilov & Hutter)."""
     m = b1 * m + (1 - b1) * g
     v = b2 * v + (1 - b2) * g * g
     mh = m / (1 - b1 ** step)
     vh = v / (1 - b2 ** step)
-    return w - lr * mh / (np.sqrt(vh) + eps), m, v
+    return w - lr * (mh / (np.sqrt(vh) + eps) + weight_decay * w), m, v
+
+
+def optimizer_step(opt, w, g, state, step):
+    """One step of an app OptimizerConfig in numpy; state = (m, v)."""
+    m, v = state
+    lr = opt.learning_rate_at(step)
+    g = g + opt.l2_reg * w
+    if opt.otype == "sgd":
+        m = opt.momentum * m + g
+        return w - lr * m, (m, v)
+    decay = opt.weight_decay if opt.otype == "adamw" else 0.0
+    w, m, v = adam(w, g, m, v, step, lr, opt.beta1, opt.beta2, opt.epsilon, decay)
+    return w, (m, v)

@@ -9,6 +9,7 @@ from app.errors import StudioError
 from app.kernels import network_defines
 from app.mlp_coopvec import coopvec_supports
 from app.network import Layout, NetworkConfig
+from app.optimizers import OptimizerConfig
 from app.preset import load_preset
 from app.trainer import Trainer
 
@@ -56,8 +57,7 @@ def test_flat_optimizer_matches_numpy(device):
         g = rng.normal(size=n).astype(np.float16)
         g[:4] = 0  # untouched entries (layout padding) must stay exactly as they are
         grads.copy_from_numpy((g * np.float16(scale)).view(np.uint8))
-        opt = {"kind": 0, "learning_rate": 0.01, "beta1": 0.9, "beta2": 0.99, "epsilon": 1e-8,
-               "inv_loss_scale": 1 / scale, "step": step}
+        opt = OptimizerConfig("adam", 0.01, 0.9, 0.99, 1e-8).shader_params(step, 1 / scale)
         opt_kernel.dispatch(thread_count=[n, 1, 1], params=params, grads=grads, master=master, moment1=m1,
                             moment2=m2, count=n, opt=opt)
         gg = g.astype(np.float64)

@@ -6,6 +6,7 @@ import reference as ref
 from app.encodings import FrequencyEncoding, IdentityEncoding
 from app.losses import LossConfig
 from app.network import NetworkConfig
+from app.optimizers import OptimizerConfig
 from app.preset import Preset, TrainingConfig
 from app.trainer import Trainer
 
@@ -94,23 +95,38 @@ def test_inference_matches_numpy(device, small_image, case):
     np.testing.assert_allclose(image.reshape(-1, 3), y, **tol)
 
 
-def test_adam_and_sgd_steps_match_numpy(device, small_image):
+OPTIMIZER_CASES = [
+    OptimizerConfig("adam", 1e-2, 0.9, 0.99, 1e-8),
+    OptimizerConfig("adam", 1e-2, 0.9, 0.99, 1e-15, l2_reg=1e-2, decay_start=2, decay_interval=1, decay_base=0.5),
+    OptimizerConfig("adamw", 1e-2, 0.8, 0.9, 1e-8, weight_decay=0.1),
+    OptimizerConfig("sgd", 0.05),
+    OptimizerConfig("sgd", 0.05, momentum=0.9, l2_reg=1e-2),
+]
+
+
+def test_optimizer_steps_match_numpy(device, small_image):
     encoding, net = CASES["relu-none-f32-w16"]
     trainer = make_trainer(device, small_image, encoding, net)
-    for opt in (trainer.optimizer, type(trainer.optimizer)("sgd", 0.05)):
+    for opt in OPTIMIZER_CASES:
         trainer.optimizer = opt
         trainer.reset()
         w = trainer.parameters().astype(np.float64)
-        m = np.zeros_like(w)
-        v = np.zeros_like(w)
+        state = (np.zeros_like(w), np.zeros_like(w))
         for step in range(1, 5):
             g = trainer.gradients()
             trainer.train(1)
-            if opt.otype == "adam":
-                w, m, v = ref.adam(w, g, m, v, step, opt.learning_rate, opt.beta1, opt.beta2, opt.epsilon)
-            else:
-                w = w - opt.learning_rate * g
-            np.testing.assert_allclose(trainer.parameters(), w, rtol=1e-5, atol=1e-6)
+            w, state = ref.optimizer_step(opt, w, g, state, step)
+            np.testing.assert_allclose(trainer.parameters(), w, rtol=2e-5, atol=1e-6, err_msg=str(opt))
+
+
+def test_every_optimizer_is_covered():
+    from app.optimizers import OPTIMIZERS
+    assert {o.otype for o in OPTIMIZER_CASES} == set(OPTIMIZERS.names())
+
+
+def test_learning_rate_schedule():
+    opt = OptimizerConfig("adam", 1.0, decay_start=10, decay_interval=5, decay_base=0.5)
+    assert [opt.learning_rate_at(s) for s in (1, 10, 14, 15, 20, 25)] == [1.0, 1.0, 1.0, 0.5, 0.25, 0.125]
 
 
 def test_float16_loss_scale_is_undone(device, small_image):

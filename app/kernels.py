@@ -44,6 +44,7 @@ def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt:
 class NetworkKernels:
     train: object
     weight_gradients: object
+    reduce_gradients: object
     optimizer: object
     publish: object
     infer: object
@@ -52,10 +53,12 @@ class NetworkKernels:
 
 @dataclass
 class ImageKernels:
+    """Passes that do not depend on the network (images, loss-scale bookkeeping)."""
     reference: object
     loss_visualization: object
     squared_error_rows: object
     to_rgba8: object
+    update_loss_scale: object
 
 
 def _compile(device, defines: dict[str, str], module: str, entry: str):
@@ -77,6 +80,7 @@ def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layo
         _cache[key] = NetworkKernels(
             train=_compile(device, defines, "train", "train_forward_backward"),
             weight_gradients=_compile(device, defines, "train", "weight_gradients"),
+            reduce_gradients=_compile(device, defines, "optimizer", "reduce_gradients"),
             optimizer=_compile(device, defines, "optimizer", "optimizer_step"),
             publish=_compile(device, defines, "optimizer", "publish_weights"),
             infer=_compile(device, defines, "inference", "infer_pixels"),
@@ -93,6 +97,7 @@ def image_kernels(device) -> ImageKernels:
             loss_visualization=_compile(device, {}, "image_ops", "loss_visualization"),
             squared_error_rows=_compile(device, {}, "image_ops", "squared_error_rows"),
             to_rgba8=_compile(device, {}, "image_ops", "to_rgba8"),
+            update_loss_scale=_compile(device, {}, "loss_scale", "update_loss_scale"),
         )
     return _cache[key]
 
@@ -101,6 +106,7 @@ def image_kernels(device) -> ImageKernels:
 class CoopVecKernels:
     train: object
     infer: object
+    check_gradients: object
     optimizer: object
 
 
@@ -112,6 +118,7 @@ def coopvec_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layo
         _cache[key] = CoopVecKernels(
             train=_compile(device, defines, "train_coopvec", "train_coopvec"),
             infer=_compile(device, defines, "train_coopvec", "infer_coopvec"),
+            check_gradients=_compile(device, defines, "optimizer", "check_flat_gradients"),
             optimizer=_compile(device, defines, "optimizer", "optimizer_flat"),
         )
     return _cache[key]

@@ -140,10 +140,13 @@ class CoopVecMLP:
                                     weights=self._weights(), grads=self.grads, sample_loss=self.sample_loss,
                                     **pass_args)
 
-    def append_optimizer(self, encoder, opt: dict) -> None:
-        self.kernels.optimizer.dispatch(thread_count=[self.count, 1, 1], command_encoder=encoder, params=self.params,
-                                        grads=self.grads, master=self.master, moment1=self.moment1,
-                                        moment2=self.moment2, count=self.count, opt=opt)
+    def append_optimizer(self, encoder, opt: dict, scaler) -> None:
+        k = self.kernels
+        k.check_gradients.dispatch(thread_count=[self.count, 1, 1], command_encoder=encoder, grads=self.grads,
+                                   count=self.count, scaler=scaler)
+        k.optimizer.dispatch(thread_count=[self.count, 1, 1], command_encoder=encoder, params=self.params,
+                             grads=self.grads, master=self.master, moment1=self.moment1, moment2=self.moment2,
+                             count=self.count, scaler=scaler, opt=opt)
 
     def gradient_sum(self) -> np.ndarray:
         data = self.grads.to_numpy().tobytes()

@@ -88,11 +88,15 @@ class PortableMLP:
             records=self.records, stride=self._stride, partitions=self.partitions,
             partition_len=self.partition_len, partials=self.partials, param_floats=self.layout.padded_floats)
 
-    def append_optimizer(self, encoder, opt: dict) -> None:
-        self.kernels.optimizer.dispatch(
-            thread_count=[self._optimizer_units(), 1, 1], command_encoder=encoder,
-            partials=self.partials, partial_rows=self.partitions * 8, param_floats=self.layout.padded_floats,
-            master=self.master, moment1=self.moment1, moment2=self.moment2, wf=self.wf, wt=self.wt, opt=opt)
+    def append_optimizer(self, encoder, opt: dict, scaler) -> None:
+        """Sums the partials (flagging non-finite gradients), then updates unless the step is skipped."""
+        k, floats = self.kernels, self.layout.padded_floats
+        k.reduce_gradients.dispatch(thread_count=[floats, 1, 1], command_encoder=encoder, partials=self.partials,
+                                    partial_rows=self.partitions * 8, param_floats=floats, scaler=scaler)
+        k.optimizer.dispatch(
+            thread_count=[self._optimizer_units(), 1, 1], command_encoder=encoder, partials=self.partials,
+            master=self.master, moment1=self.moment1, moment2=self.moment2, wf=self.wf, wt=self.wt,
+            scaler=scaler, opt=opt)
 
     def gradient_sum(self) -> np.ndarray:
         """Compact sum of the partials written by the last append_gradients (still loss-scaled)."""

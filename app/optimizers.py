@@ -45,11 +45,10 @@ class OptimizerConfig:
             return self.learning_rate
         return self.learning_rate * self.decay_base ** ((step - self.decay_start) // self.decay_interval)
 
-    def shader_params(self, step: int, inv_loss_scale: float) -> dict:
+    def shader_params(self, step: int) -> dict:
         """The OptimizerParams struct of shaders/optimizer.slang for one step."""
         return {"kind": self.id, "learning_rate": float(self.learning_rate_at(step)), "beta1": float(self.beta1),
-                "beta2": float(self.beta2), "epsilon": float(self.epsilon), "inv_loss_scale": float(inv_loss_scale),
-                "step": step, "l2_reg": float(self.l2_reg), "weight_decay": float(self.weight_decay),
+                "beta2": float(self.beta2), "epsilon": float(self.epsilon), "step": step, "l2_reg": float(self.l2_reg), "weight_decay": float(self.weight_decay),
                 "momentum": float(self.momentum)}
 
     @classmethod

@@ -33,6 +33,8 @@ class TrainingConfig:
     loss_scale: float = 1024.0     # multiplies gradients in float16 networks; the optimizer divides it out
     seed: int = 1337
     transform: str = "none"
+    dynamic_loss_scale: bool = False  # halve on non-finite gradients, double after growth_interval finite steps
+    loss_scale_growth_interval: int = 2000
 
     @classmethod
     def from_config(cls, section: object, where: str = "training") -> "TrainingConfig":
@@ -43,13 +45,20 @@ class TrainingConfig:
                   steps=take(s, "steps", int, d.steps, where, lo=1, hi=10_000_000),
                   loss_scale=take(s, "loss_scale", float, d.loss_scale, where, lo=1.0, hi=65536.0),
                   seed=take(s, "seed", int, d.seed, where, lo=0, hi=2**32 - 1),
-                  transform=take(s, "transform", str, d.transform, where, choices=tuple(TRANSFORMS)))
-        reject_unknown(s, where, ["batch_size", "steps", "loss_scale", "seed", "transform"])
+                  transform=take(s, "transform", str, d.transform, where, choices=tuple(TRANSFORMS)),
+                  dynamic_loss_scale=take(s, "dynamic_loss_scale", bool, d.dynamic_loss_scale, where),
+                  loss_scale_growth_interval=take(s, "loss_scale_growth_interval", int,
+                                                  d.loss_scale_growth_interval, where, lo=1, hi=10**9))
+        reject_unknown(s, where, ["batch_size", "steps", "loss_scale", "seed", "transform", "dynamic_loss_scale",
+                                  "loss_scale_growth_interval"])
         return cfg
 
     def to_config(self) -> dict:
-        return {"batch_size": self.batch_size, "steps": self.steps, "loss_scale": self.loss_scale,
-                "seed": self.seed, "transform": self.transform}
+        out = {"batch_size": self.batch_size, "steps": self.steps, "loss_scale": self.loss_scale,
+               "seed": self.seed, "transform": self.transform}
+        if self.dynamic_loss_scale:
+            out.update(dynamic_loss_scale=True, loss_scale_growth_interval=self.loss_scale_growth_interval)
+        return out
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ class Trainer:
         self.loss = preset.loss
         self.optimizer = preset.optimizer
         self.transform = preset.training.transform
+        self.scaler = device.create_buffer(element_count=4, struct_size=4,
+                                           usage=spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access)
         self.loss_scale = preset.training.loss_scale if self.network.half else 1.0
         self.seed = preset.training.seed if seed is None else seed
         self.step = 0
@@ -86,9 +88,29 @@ class Trainer:
             self.seed = seed
         self.set_parameters(initial_parameters(self.layout, self.seed))
 
+    @property
+    def loss_scale(self) -> float:
+        """The initial (and, without dynamic scaling, constant) loss scale."""
+        return self._loss_scale
+
+    @loss_scale.setter
+    def loss_scale(self, value: float) -> None:
+        self._loss_scale = float(value)
+        self._reset_scaler()
+
+    def _reset_scaler(self) -> None:
+        words = np.array([np.float32(self._loss_scale).view(np.uint32), 0, 0, 0], np.uint32)
+        self.scaler.copy_from_numpy(words)
+
+    def loss_scale_state(self) -> tuple[float, int]:
+        """(current loss scale, steps skipped because their gradients were not finite)."""
+        words = self.scaler.to_numpy().view(np.uint32)
+        return float(words[:1].view(np.float32)[0]), int(words[2])
+
     def set_parameters(self, compact: np.ndarray) -> None:
         """Loads compact parameters (as files store them); clears the optimizer state and step counter."""
         self.mlp.set_parameters(compact)
+        self._reset_scaler()
         self.step = 0
         self.samples_seen = 0
         self.train_seconds = 0.0
@@ -103,18 +125,20 @@ class Trainer:
         return {"target": self.target, "target_size": self._spy.uint2(w, h),
                 "transform": transform_id(self.transform), "loss": self.loss.id, "batch": self.batch,
                 "seed": self.seed, "step": step, "alpha": float(self.network.leaky_relu_alpha),
-                # mean over samples and channels, times the float16 loss scale
-                "grad_scale": float(self.loss_scale / (self.batch * 3.0))}
-
-    def _optimizer_args(self, step: int) -> dict:
-        return self.optimizer.shader_params(step, 1.0 / self.loss_scale)
+                # the loss is a mean over samples and channels; the loss scale comes from the GPU state
+                "grad_scale": float(1.0 / (self.batch * 3.0)), "scaler": self.scaler}
 
     def append_steps(self, encoder, n: int) -> None:
         """Records n training steps into ``encoder`` (nothing runs until it is submitted)."""
         for _ in range(n):
             self.step += 1
             self.mlp.append_gradients(encoder, self._pass_args(self.step))
-            self.mlp.append_optimizer(encoder, self._optimizer_args(self.step))
+            self.mlp.append_optimizer(encoder, self.optimizer.shader_params(self.step), self.scaler)
+            training = self.preset.training
+            self.images.update_loss_scale.dispatch(
+                thread_count=[1, 1, 1], command_encoder=encoder, scaler=self.scaler,
+                dynamic=int(training.dynamic_loss_scale and self.network.half),
+                growth_interval=training.loss_scale_growth_interval)
         self.samples_seen += n * self.batch
 
     def train(self, steps: int, steps_per_submit: int = 16) -> TrainingStats:
@@ -138,7 +162,7 @@ class Trainer:
         self.mlp.append_gradients(enc, self._pass_args(self.step + 1))
         self.device.submit_command_buffer(enc.finish())
         self.device.wait_for_idle()
-        return self.mlp.gradient_sum() / self.loss_scale
+        return self.mlp.gradient_sum() / self.loss_scale_state()[0]
 
     def batch_outputs(self) -> np.ndarray:
         """Network outputs (batch, 3) recorded by the most recent forward pass (portable path)."""

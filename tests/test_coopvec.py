@@ -52,14 +52,16 @@ def test_flat_optimizer_matches_numpy(device):
     m1 = device.create_buffer(element_count=n, struct_size=4, usage=usage, data=np.zeros(n, np.float32))
     m2 = device.create_buffer(element_count=n, struct_size=4, usage=usage, data=np.zeros(n, np.float32))
     scale = 512.0
+    scaler = device.create_buffer(element_count=4, struct_size=4, usage=usage,
+                                  data=np.array([np.float32(scale).view(np.uint32), 0, 0, 0], np.uint32))
     wr, m, v = w.astype(np.float64), np.zeros(n), np.zeros(n)
     for step in range(1, 4):
         g = rng.normal(size=n).astype(np.float16)
         g[:4] = 0  # untouched entries (layout padding) must stay exactly as they are
         grads.copy_from_numpy((g * np.float16(scale)).view(np.uint8))
-        opt = OptimizerConfig("adam", 0.01, 0.9, 0.99, 1e-8).shader_params(step, 1 / scale)
+        opt = OptimizerConfig("adam", 0.01, 0.9, 0.99, 1e-8).shader_params(step)
         opt_kernel.dispatch(thread_count=[n, 1, 1], params=params, grads=grads, master=master, moment1=m1,
-                            moment2=m2, count=n, opt=opt)
+                            moment2=m2, count=n, scaler=scaler, opt=opt)
         gg = g.astype(np.float64)
         nw, nm, nv = ref.adam(wr, gg, m, v, step, 0.01, 0.9, 0.99, 1e-8)
         touched = (gg != 0) | (v != 0)

@@ -66,8 +66,8 @@ def test_preset_errors_name_the_problem(tmp_path):
         load_preset(write_preset(tmp_path, {"network": {"n_neurons": 512}}))
     with pytest.raises(StudioError, match=r"network.n_hidden_layers must be an integer, not '4'"):
         load_preset(write_preset(tmp_path, {"network": {"n_hidden_layers": "4"}}))
-    with pytest.raises(StudioError, match="unknown activation 'swish'"):
-        load_preset(write_preset(tmp_path, {"network": {"activation": "swish"}}))
+    with pytest.raises(StudioError, match="unknown activation 'gelu'"):
+        load_preset(write_preset(tmp_path, {"network": {"activation": "gelu"}}))
     with pytest.raises(StudioError, match=r"unknown key\(s\) schedule"):
         load_preset(write_preset(tmp_path, {"schedule": {}}))
     with pytest.raises(StudioError, match="unknown loss 'huber'"):

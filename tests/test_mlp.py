@@ -143,3 +143,32 @@ def test_every_activation_is_covered():
     from app.activations import ACTIVATIONS
     used = {n.activation for _, n in CASES.values()} | {n.output_activation for _, n in CASES.values()}
     assert used == set(ACTIVATIONS)
+
+
+def test_loss_scaler_skips_and_halves_on_inf_then_grows(device, small_image):
+    from dataclasses import replace
+    encoding, net = CASES["leaky-sigmoid-f16-w20"]
+    preset = Preset(encoding=encoding, network=net,
+                    training=TrainingConfig(batch_size=BATCH, loss_scale=1024.0, dynamic_loss_scale=True,
+                                            loss_scale_growth_interval=3))
+    trainer = Trainer(device, small_image, preset)
+    w0 = trainer.parameters()
+    trainer.set_image(np.full((2, 2, 3), np.inf, np.float32))  # every gradient becomes inf
+    trainer.train(1)
+    assert trainer.loss_scale_state() == (512.0, 1)
+    np.testing.assert_array_equal(trainer.parameters(), w0)  # the step was skipped
+    trainer.set_image(small_image)
+    g = trainer.gradients()
+    trainer.train(1)
+    opt = trainer.optimizer  # Adam's bias correction counts applied steps only: this is step 1
+    expected, _, _ = ref.adam(w0.astype(np.float64), g, 0, 0, 1, opt.learning_rate, opt.beta1, opt.beta2, opt.epsilon)
+    np.testing.assert_allclose(trainer.parameters(), expected, rtol=1e-4, atol=1e-6)
+    trainer.train(1)
+    assert trainer.loss_scale_state() == (512.0, 1)
+    trainer.train(1)  # third consecutive finite step: the scale doubles
+    assert trainer.loss_scale_state() == (1024.0, 1)
+    # without dynamic scaling the scale stays, but non-finite steps are still skipped
+    trainer.preset = replace(preset, training=replace(preset.training, dynamic_loss_scale=False))
+    trainer.set_image(np.full((2, 2, 3), np.inf, np.float32))
+    trainer.train(2)
+    assert trainer.loss_scale_state() == (1024.0, 3)

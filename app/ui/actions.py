@@ -1,0 +1,259 @@
+"""What the controls do: each action updates AppState and hands GPU work to the engine.
+
+Core calls that raise StudioError are reported in the window; the previous state stays in place.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import random
+from dataclasses import replace
+from pathlib import Path
+
+from ..encodings import encoding_from_config
+from ..errors import StudioError
+from ..losses import LossConfig
+from ..network import NetworkConfig
+from ..optimizers import OptimizerConfig
+from ..preset import Preset, load_preset, save_preset
+from ..texture import load_image, save_image
+from ..weights_io import WeightsFile, load_weights, save_weights
+from .engine import apply_live, defer, request_build
+from .state import AppState, Texture
+
+PRESET_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+SWITCH_POPUP = "Different network"
+
+
+def read_texture(path: str | Path) -> Texture:
+    """Loads an image through the core, plus its channel count and depth for the texture panel."""
+    path = Path(path).expanduser()
+    image = load_image(path)
+    channels, bits = 3, "8-bit"
+    try:
+        import imageio.v3 as iio
+        props = iio.improps(path)
+        shape = props.shape
+        channels = shape[-1] if len(shape) >= 3 and shape[-1] <= 4 else 1
+        bits = {1: "8-bit", 2: "16-bit", 4: "32-bit"}.get(props.dtype.itemsize, str(props.dtype))
+    except Exception:  # the image loaded; only the description is unavailable
+        pass
+    return Texture(path.name, image, path, channels, bits)
+
+
+def open_texture(state: AppState, path: str | Path) -> bool:
+    try:
+        texture = read_texture(path)
+    except StudioError as err:
+        state.report(f"{err} (keeping {state.texture.name if state.texture else 'no texture'})", error=True)
+        return False
+    state.texture = texture
+
+    def task():
+        tr = state.trainer
+        if tr is not None:
+            tr.set_image(texture.image)
+            tr.reset()
+        state.history.clear()
+        state.render_requested = True
+        w, h = texture.size
+        state.report(f"texture {texture.name}: {w}x{h}, training restarted")
+    defer(state, "texture", task)
+    return True
+
+
+def set_transform(state: AppState, name: str) -> None:
+    state.preset = state.preset.with_training(transform=name)
+    defer(state, "transform", lambda: apply_live(state))
+    state.render_requested = True
+
+
+@functools.lru_cache(maxsize=None)
+def optimizer_keys(otype: str) -> tuple[str, ...]:
+    """The hyperparameters the core accepts for optimizer ``otype`` (asked of its own parser)."""
+    keys = []
+    for f in dataclasses.fields(OptimizerConfig):
+        if f.name == "otype":
+            continue
+        try:
+            OptimizerConfig.from_config({"otype": otype, f.name: f.default})
+            keys.append(f.name)
+        except StudioError:
+            pass
+    return tuple(keys)
+
+
+def set_live(state: AppState, *, loss: str | None = None, optimizer: str | None = None,
+             optimizer_params: dict | None = None, batch_size: int | None = None) -> None:
+    """Loss, optimizer and its hyperparameters, batch size: validated by the core's parsers, applied live."""
+    p = state.preset
+    try:
+        if loss is not None:
+            p = replace(p, loss=LossConfig.from_config({"otype": loss}))
+        if optimizer is not None or optimizer_params:
+            otype = optimizer or p.optimizer.otype
+            cfg = {key: getattr(p.optimizer, key) for key in optimizer_keys(p.optimizer.otype)
+                   if key in optimizer_keys(otype)}
+            p = replace(p, optimizer=OptimizerConfig.from_config({**cfg, **(optimizer_params or {}), "otype": otype}))
+        if batch_size is not None:
+            if batch_size < 64:
+                raise StudioError("batch size must be at least 64")
+            p = p.with_training(batch_size=int(batch_size))
+    except StudioError as err:
+        state.report(str(err), error=True)
+        return
+    state.preset = p
+    defer(state, "settings", lambda: apply_live(state))
+
+
+def set_architecture(state: AppState, *, encoding: dict | None = None, network: dict | None = None) -> None:
+    """``encoding`` / ``network``: config changes (as in a preset). Rebuilds the network."""
+    p = state.preset
+    try:
+        if encoding is not None:
+            cfg = encoding if "otype" in encoding else {**p.encoding.to_config(), **encoding}
+            p = replace(p, encoding=encoding_from_config(cfg))
+        if network is not None:
+            p = replace(p, network=NetworkConfig.from_config({**p.network.to_config(), **network}))
+    except StudioError as err:
+        state.report(str(err), error=True)
+        return
+    if (p.encoding, p.network) != (state.preset.encoding, state.preset.network):
+        request_build(state, p, "network rebuilt")
+
+
+def set_mlp_path(state: AppState, name: str) -> None:
+    state.mlp_request = name
+    request_build(state, state.preset, f"{name} MLP")
+
+
+def preset_names(state: AppState) -> list[str]:
+    return sorted(p.stem for p in state.preset_dir.glob("*.json"))
+
+
+def select_preset(state: AppState, name: str) -> None:
+    try:
+        preset = load_preset(state.preset_dir / f"{name}.json")
+    except StudioError as err:
+        state.report(str(err), error=True)
+        return
+    request_build(state, preset, f"preset {name}")
+
+
+def save_current_preset(state: AppState, name: str) -> bool:
+    name = name.strip()
+    if not name or not set(name) <= PRESET_NAME_CHARS:
+        state.report(f"preset name {name!r}: use letters, digits, '-', '_' and '.'", error=True)
+        return False
+    path = state.preset_dir / f"{name}.json"
+    try:
+        save_preset(replace(current_preset(state), name=name), path)
+    except StudioError as err:
+        state.report(str(err), error=True)
+        return False
+    state.preset = replace(state.preset, name=name)
+    state.report(f"saved preset {path}")
+    return True
+
+
+def current_preset(state: AppState) -> Preset:
+    """The settings of the network that is running (the desired ones while none is)."""
+    tr = state.trainer
+    if tr is None:
+        return state.preset
+    return replace(state.preset, encoding=tr.encoding, network=tr.network)
+
+
+def toggle_training(state: AppState) -> None:
+    state.training = not state.training
+    state.render_requested = True  # show the state training stopped at
+
+
+def single_step(state: AppState) -> None:
+    state.training = False
+    state.single_steps += 1
+
+
+def reset_weights(state: AppState, seed: int | None = None) -> None:
+    seed = random.randrange(1 << 31) if seed is None else seed
+    state.preset = state.preset.with_training(seed=seed)
+
+    def task():
+        if state.trainer is not None:
+            state.trainer.reset(seed)
+        state.history.clear()
+        state.render_requested = True
+        state.report(f"weights reset with seed {seed}")
+    defer(state, "reset", task)
+
+
+def save_weights_to(state: AppState, path: str | Path) -> None:
+    path = Path(path).expanduser()
+
+    def task():
+        tr = state.trainer
+        if tr is None:
+            raise StudioError("no network to save yet")
+        stats = {"steps": tr.step, "samples": tr.samples_seen, "loss": state.history.loss.last(),
+                 "psnr": state.history.psnr.last(), "train_seconds": tr.train_seconds,
+                 "adapter": tr.info.adapter}
+        size = state.texture.size if state.texture else (0, 0)
+        save_weights(path, WeightsFile(current_preset(state), tr.parameters(), size, tr.transform, stats))
+        state.report(f"saved weights {path} ({tr.layout.parameter_count:,} parameters, step {tr.step})")
+    defer(state, "save weights", task)
+
+
+def load_weights_from(state: AppState, path: str | Path) -> None:
+    path = Path(path).expanduser()
+    try:
+        weights = load_weights(path)
+    except StudioError as err:
+        state.report(str(err), error=True)
+        return
+    current = current_preset(state)
+    if (weights.preset.encoding, weights.preset.network) == (current.encoding, current.network):
+        defer(state, "load weights", lambda: _use_weights(state, path, weights))
+        return
+    state.pending_weights = (path, weights)
+    state.popups_to_open.append(SWITCH_POPUP)
+
+
+def switch_to_pending_weights(state: AppState) -> None:
+    """Rebuilds the network with the pending file's architecture, then loads its weights."""
+    path, weights = state.pending_weights
+    state.pending_weights = None
+    preset = weights.preset.with_training(transform=weights.transform)
+    request_build(state, preset, f"network of {path.name}", after=lambda _tr: _use_weights(state, path, weights))
+
+
+def _use_weights(state: AppState, path: Path, weights: WeightsFile) -> None:
+    tr = state.trainer
+    tr.set_parameters(weights.parameters)
+    state.preset = state.preset.with_training(transform=weights.transform)
+    tr.set_transform(weights.transform)
+    state.training = False
+    state.history.clear()
+    state.render_requested = True
+    steps = weights.stats.get("steps", "?")
+    state.report(f"loaded {path.name} ({tr.layout.parameter_count:,} parameters, trained {steps} steps); "
+                 f"training paused, Space resumes")
+
+
+def describe_network(preset: Preset) -> str:
+    enc, net = preset.encoding, preset.network
+    params = ", ".join(f"{k} {v}" for k, v in enc.to_config().items() if k != "otype")
+    encoding = f"{enc.otype} ({params})" if params else enc.otype
+    return (f"{encoding} -> {net.n_hidden_layers} x {net.n_neurons} {net.activation} -> "
+            f"{net.output_activation}, {net.precision}{'' if net.bias else ', no bias'}")
+
+
+def export_prediction(state: AppState, path: str | Path) -> None:
+    path = Path(path).expanduser()
+
+    def task():
+        if state.trainer is None or state.texture is None:
+            raise StudioError("no network to export yet")
+        save_image(path, state.trainer.prediction(state.texture.size))
+        w, h = state.texture.size
+        state.report(f"exported the prediction to {path} ({w}x{h})")
+    defer(state, "export", task)

@@ -1,0 +1,227 @@
+"""The frame loop: what the GPU does in each UI frame, without the UI ever waiting for it.
+
+Every frame ``tick`` (1) swaps in a network that finished compiling in a background thread,
+(2) collects the submission in flight once the device reports it done (loss, views, PSNR),
+(3) runs queued device tasks (new texture, weights, resets touch GPU buffers, so they run when
+nothing is in flight), (4) records training steps, and now and then a render, into one command
+encoder and submits it. Waiting on the device holds Python's GIL inside slangpy, which would freeze
+the window, so the UI only polls ``is_submit_finished``.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import replace
+from typing import Callable
+
+import numpy as np
+
+from ..device import choose_mlp_path, create_device, describe
+from ..errors import StudioError
+from ..trainer import Trainer, psnr_from_row_sums
+from .state import VIEW_NAMES, AppState, BuildRequest, Submission
+
+MAX_STEPS_PER_FRAME = 4096
+
+
+class BuildJob:
+    """Constructs a Trainer (shader compile) and runs it once (driver compile) in a worker thread.
+
+    The UI thread does no device work while a job runs; it keeps drawing the last views."""
+
+    def __init__(self, request: BuildRequest, device, image: np.ndarray, mlp_request: str | None,
+                 view_size: tuple[int, int]):
+        self.request = request
+        self.device = device
+        self.image = image
+        self.mlp_request = mlp_request
+        self.view_size = view_size
+        self.trainer: Trainer | None = None
+        self.error: str | None = None
+        self.note = ""
+        self.started = time.monotonic()
+        self.thread = threading.Thread(target=self._run, name="nts-build", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            if self.device is None:
+                self.device = create_device()
+            self.trainer = self._construct()
+            warm_up(self.trainer, self.view_size)
+        except StudioError as err:
+            self.error = str(err)
+        except Exception as err:  # a bug: show it in the window rather than lose the app
+            traceback.print_exc()
+            self.error = f"internal error while building the network: {err!r}"
+
+    def _construct(self) -> Trainer:
+        preset = self.request.preset
+        try:
+            return Trainer(self.device, self.image, preset, mlp_path=self.mlp_request)
+        except StudioError as err:
+            # The core picks CoopVec where the device has it; unless the user asked for it, keep
+            # the app usable with the portable MLP and say why.
+            if self.mlp_request is None and choose_mlp_path(describe(self.device)) != "portable":
+                self.note = f"{err} (running the portable MLP instead)"
+                return Trainer(self.device, self.image, preset, mlp_path="portable")
+            raise
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+
+def warm_up(trainer: Trainer, size: tuple[int, int]) -> None:
+    """One step and one render, so the driver compiles its pipelines here and not on the UI
+    thread; then the seeded initial weights are restored."""
+    device = trainer.device
+    enc = device.create_command_encoder()
+    trainer.append_steps(enc, 1)
+    trainer.append_render(enc, size)
+    sid = device.submit_command_buffer(enc.finish())
+    while not device.is_submit_finished(sid):
+        time.sleep(0.005)
+    trainer.reset()
+
+
+def request_build(state: AppState, preset, reason: str, after: Callable | None = None) -> None:
+    """Asks for a new network with ``preset``; it replaces the current one when compiled."""
+    state.preset = preset
+    state.build_request = BuildRequest(preset, after, reason)
+
+
+def defer(state: AppState, label: str, task: Callable[[], None]) -> None:
+    """Queues ``task`` to run on the UI thread when no GPU work is in flight."""
+    state.device_tasks.append((label, task))
+
+
+def guarded(state: AppState, label: str, task: Callable[[], None]) -> None:
+    """Runs ``task``; a StudioError (or a bug) becomes a message in the window."""
+    try:
+        task()
+    except StudioError as err:
+        state.report(str(err), error=True)
+    except Exception as err:
+        traceback.print_exc()
+        state.report(f"internal error in {label}: {err!r}", error=True)
+
+
+def tick(state: AppState, frame_dt: float) -> None:
+    state.frames += 1
+    if state.build is not None:
+        if state.build.thread.is_alive():
+            return
+        finish_build(state)
+    if state.training and state.trainer is not None:
+        state.trainer.train_seconds += frame_dt   # wall time spent training, as the user sees it
+    if state.inflight is not None:
+        if not state.device.is_submit_finished(state.inflight.id):
+            state.inflight.polls += 1
+            return
+        collect(state, frame_dt)
+    while state.device_tasks and state.build_request is None:
+        label, task = state.device_tasks.pop(0)
+        guarded(state, label, task)
+    if state.build_request is not None:
+        start_build(state)
+        return
+    if state.trainer is not None:
+        guarded(state, "training", lambda: submit(state))
+
+
+def start_build(state: AppState) -> None:
+    request, state.build_request = state.build_request, None
+    state.build = BuildJob(request, state.device, state.texture.image, state.mlp_request, state.view_size())
+    state.build.thread.start()
+
+
+def finish_build(state: AppState) -> None:
+    job, state.build = state.build, None
+    state.device = job.device or state.device
+    if job.error is not None:
+        state.report(job.error, error=True)
+        if state.trainer is not None:  # keep the running network and show its settings again
+            state.preset = replace(state.preset, encoding=state.trainer.encoding, network=state.trainer.network)
+        return
+    tr = state.trainer = job.trainer
+    guarded(state, "settings", lambda: apply_live(state))
+    state.history.clear()
+    state.render_requested = True
+    state.training = True  # a new network starts learning; loading weights pauses it again below
+    state.pacing.steps = 1.0
+    state.pacing.configure(tr.info.software)
+    state.report(job.note or f"{job.request.reason}: {tr.layout.parameter_count:,} parameters, "
+                 f"{tr.mlp_path} MLP, compiled in {job.seconds:.1f} s", error=bool(job.note))
+    if job.request.after is not None:
+        guarded(state, job.request.reason, lambda: job.request.after(tr))
+
+
+def apply_live(state: AppState) -> None:
+    """Settings that need no recompile: loss, optimizer, transform and batch size."""
+    tr, p = state.trainer, state.preset
+    if tr is None:
+        return
+    tr.loss = p.loss
+    tr.optimizer = p.optimizer
+    tr.set_transform(p.training.transform)
+    if tr.batch != p.training.batch_size:
+        tr.set_batch_size(p.training.batch_size)
+
+
+def submit(state: AppState) -> None:
+    tr, device, pacing = state.trainer, state.device, state.pacing
+    steps = int(pacing.steps) if state.training else 0
+    if state.single_steps:
+        steps += state.single_steps
+        state.single_steps = 0
+        state.render_requested = True
+    now = time.monotonic()
+    render = state.render_requested or (steps > 0 and now - pacing.last_render >= pacing.render_interval())
+    if not steps and not render:
+        return
+    size = state.view_size()
+    enc = device.create_command_encoder()
+    if steps:
+        tr.append_steps(enc, steps)
+    views = tr.append_render(enc, size, loss_scale=state.view.diff_scale) if render else None
+    sid = device.submit_command_buffer(enc.finish())
+    state.inflight = Submission(sid, steps, views, size, time.monotonic())
+    if render:
+        state.render_requested = False
+        pacing.last_render = now
+
+
+def collect(state: AppState, frame_dt: float) -> None:
+    sub, state.inflight = state.inflight, None
+    tr = state.trainer
+    if sub.steps:
+        state.history.loss.add(tr.step, tr.train_seconds, tr.last_loss())
+        try:
+            tr.check_finite()
+        except StudioError as err:
+            state.training = False
+            state.report(str(err), error=True)
+    if sub.views is not None:
+        images = state.images
+        images.arrays = {name: sub.views[name].to_numpy()[:, :, :3].copy() for name in VIEW_NAMES}
+        images.size, images.step = sub.size, tr.step
+        images.serial += 1
+        rows = sub.views["row_sums"].to_numpy().view(np.float32)[:sub.size[1]]
+        state.history.psnr.add(tr.step, tr.train_seconds, psnr_from_row_sums(rows, sub.size))
+        elapsed = time.monotonic() - sub.submitted
+        state.pacing.render_cost += 0.3 * (elapsed - state.pacing.render_cost)
+    adapt_pacing(state, sub, frame_dt)
+
+
+def adapt_pacing(state: AppState, sub: Submission, frame_dt: float) -> None:
+    """Steps per submission: grow while the device finishes them within a frame, shrink when they take
+    more than two frames or frames go over budget. Work spanning a frame or two keeps the device busy
+    between the UI's polls without delaying the UI. Submissions with a render are not judged."""
+    p = state.pacing
+    if sub.steps == 0 or sub.views is not None or not state.training:
+        return
+    if sub.polls >= 2 or frame_dt > p.frame_budget:
+        p.steps = max(1.0, p.steps * 0.8)
+    elif sub.polls == 0:
+        p.steps = min(float(MAX_STEPS_PER_FRAME), p.steps * 1.2 + 0.25)

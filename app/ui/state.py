@@ -1,0 +1,175 @@
+"""The window's state: one AppState the panels read and edit (no module globals), so tests can inspect it."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..preset import PRESET_DIR, Preset
+
+TEXTURE_DIR = Path(__file__).resolve().parents[2] / "textures"
+VIEW_NAMES = ("reference", "prediction", "loss")
+MAX_HISTORY = 4000  # points per curve before thinning to every other point
+
+
+@dataclass
+class Message:
+    text: str
+    error: bool = False
+    time: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Texture:
+    """The training image as the core sees it (float RGB) plus what the texture panel shows."""
+    name: str
+    image: np.ndarray
+    path: Path | None = None
+    channels: int = 3
+    bits: str = "8-bit"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.shape[1], self.image.shape[0]
+
+
+@dataclass
+class Curve:
+    steps: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def add(self, step: float, seconds: float, value: float) -> None:
+        self.steps.append(step)
+        self.seconds.append(seconds)
+        self.values.append(value)
+        if len(self.values) > MAX_HISTORY:  # thin old points, keep the newest
+            for series in (self.steps, self.seconds, self.values):
+                series[:] = series[:-1:2] + [series[-1]]
+
+    def clear(self) -> None:
+        for series in (self.steps, self.seconds, self.values):
+            series.clear()
+
+    def last(self) -> float:
+        return self.values[-1] if self.values else float("nan")
+
+
+@dataclass
+class History:
+    loss: Curve = field(default_factory=Curve)
+    psnr: Curve = field(default_factory=Curve)
+    x_axis: str = "steps"  # or "seconds"
+
+    def clear(self) -> None:
+        self.loss.clear()
+        self.psnr.clear()
+
+
+@dataclass
+class Images:
+    """The last rendered views, read back from the GPU: float RGB (H, W, 3) per view name."""
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    size: tuple[int, int] = (0, 0)
+    step: int = 0          # training step the views show
+    serial: int = 0        # increments on every new render (GL uploads and tests watch it)
+
+
+@dataclass
+class ViewSettings:
+    mode: str = "side by side"   # or one of VIEW_NAMES
+    zoom: float = 1.0            # 1 = whole image
+    center: tuple[float, float] = (0.5, 0.5)   # texture uv at the middle of every view
+    diff_scale: float = 4.0      # "difference xN" of the loss view
+    max_side: int = 256          # view resolution: the texture scaled down to this long side
+    hover: tuple[int, int] | None = None       # view pixel under the cursor
+
+
+@dataclass
+class Pacing:
+    """Per-frame GPU work, adapted so the UI stays smooth (see engine.adapt_pacing)."""
+    frame_budget: float = 1 / 45          # seconds per UI frame to stay under
+    fps_max: float = 0.0                  # cap on the UI frame rate (0: none), leaves a CPU device time
+    min_render_interval: float = 0.05     # seconds between view refreshes while training
+    steps: float = 1.0                    # training steps recorded per submission
+    render_cost: float = 0.02             # seconds a submission with a render takes (moving average)
+    last_render: float = 0.0
+
+    def configure(self, software: bool) -> None:
+        """A software device (lavapipe) shares the CPU with the UI: allow slower frames and rarer renders."""
+        self.frame_budget = 1 / 11 if software else 1 / 45
+        self.fps_max = 15.0 if software else 0.0
+        self.min_render_interval = 0.25 if software else 0.05
+
+    def render_interval(self) -> float:
+        return max(self.min_render_interval, 5.0 * self.render_cost)  # renders take <= 1/6 of the device
+
+
+@dataclass
+class Submission:
+    """One command buffer in flight: training steps and/or a render, one submit."""
+    id: int
+    steps: int
+    views: dict | None
+    size: tuple[int, int]
+    submitted: float
+    polls: int = 0
+
+
+@dataclass
+class BuildRequest:
+    preset: Preset
+    after: Callable | None = None   # called with the new Trainer on the UI thread once it is swapped in
+    reason: str = ""
+
+
+@dataclass
+class AppState:
+    preset: Preset                     # desired settings; architecture changes become a new Trainer
+    texture: Texture | None = None
+    mlp_request: str | None = None     # --mlp; None lets the core choose
+    preset_dir: Path = PRESET_DIR
+    texture_dir: Path = TEXTURE_DIR
+    device: object | None = None
+    trainer: object | None = None      # app.trainer.Trainer
+    training: bool = True
+    single_steps: int = 0
+    render_requested: bool = True
+    build: object | None = None        # engine.BuildJob while a network compiles in the background
+    build_request: BuildRequest | None = None
+    inflight: Submission | None = None
+    device_tasks: list[tuple[str, Callable]] = field(default_factory=list)
+    pacing: Pacing = field(default_factory=Pacing)
+    history: History = field(default_factory=History)
+    images: Images = field(default_factory=Images)
+    view: ViewSettings = field(default_factory=ViewSettings)
+    message: Message | None = None
+    frames: int = 0
+    pending_weights: object | None = None   # (path, WeightsFile) awaiting "switch architecture?"
+    preset_name_edit: str = ""
+    edits: dict = field(default_factory=dict)        # slider values being dragged, committed on release
+    dialogs: dict = field(default_factory=dict)      # name -> FileBrowser
+    gl_images: dict = field(default_factory=dict)    # view name -> gl_texture.GlImage
+    popups_to_open: list[str] = field(default_factory=list)
+
+    def report(self, text: str, error: bool = False) -> None:
+        self.message = Message(text, error)
+        if error:
+            print(f"error: {text}", flush=True)
+
+    @property
+    def busy(self) -> bool:
+        """Whether frames must keep coming (training, compiling or GPU work pending)."""
+        return bool(self.training or self.build or self.build_request or self.inflight or self.device_tasks
+                    or self.single_steps or self.render_requested)
+
+    def view_size(self) -> tuple[int, int]:
+        """The texture's size scaled down so its long side is at most view.max_side."""
+        if self.texture is None:
+            return (1, 1)
+        w, h = self.texture.size
+        s = min(1.0, self.view.max_side / max(w, h))
+        return max(1, round(w * s)), max(1, round(h * s))

@@ -1,0 +1,76 @@
+"""Loss and PSNR curves (implot) and the training counters."""
+from __future__ import annotations
+
+import numpy as np
+from imgui_bundle import imgui, implot
+
+from .state import AppState, Curve
+from .widgets import human_bytes, human_seconds
+
+
+def gui_metrics(state: AppState) -> None:
+    em = imgui.get_font_size()
+    if imgui.begin_child("##counters", (em * 24, 0)):
+        _gui_counters(state)
+    imgui.end_child()
+    imgui.same_line()
+    imgui.begin_group()
+    hist = state.history
+    imgui.text("x axis")
+    for axis in ("steps", "seconds"):
+        imgui.same_line()
+        if imgui.radio_button(axis, hist.x_axis == axis):
+            hist.x_axis = axis
+    avail = imgui.get_content_region_avail()
+    plot_size = ((avail.x - imgui.get_style().item_spacing.x) / 2, avail.y)
+    _plot(state, "Loss", hist.loss, plot_size, log=True)
+    imgui.same_line()
+    _plot(state, "PSNR (dB)", hist.psnr, plot_size, log=False)
+    imgui.end_group()
+
+
+def _plot(state: AppState, title: str, curve: Curve, size, log: bool) -> None:
+    x_label = "step" if state.history.x_axis == "steps" else "training time (s)"
+    if implot.begin_plot(title, size):
+        fit = implot.AxisFlags_.auto_fit
+        implot.setup_axes(x_label, "", fit, fit)
+        if log:
+            implot.setup_axis_scale(implot.ImAxis_.y1, implot.Scale_.log10)
+        ys = np.asarray(curve.values, np.float64)
+        xs = np.asarray(curve.steps if state.history.x_axis == "steps" else curve.seconds, np.float64)
+        ok = np.isfinite(ys) & ((ys > 0) if log else True)
+        if ok.any():
+            implot.plot_line(title.split(" ")[0].lower(), np.ascontiguousarray(xs[ok]), np.ascontiguousarray(ys[ok]))
+        implot.end_plot()
+
+
+def _row(label: str, value: str) -> None:
+    imgui.table_next_row()
+    imgui.table_next_column()
+    imgui.text(label)
+    imgui.table_next_column()
+    imgui.text(value)
+
+
+def _gui_counters(state: AppState) -> None:
+    tr = state.trainer
+    flags = imgui.TableFlags_.row_bg | imgui.TableFlags_.sizing_fixed_fit
+    if tr is None or not imgui.begin_table("##counter_table", 2, flags):
+        imgui.text("no network yet")
+        return
+    tex_w, tex_h = state.texture.size
+    rate = tr.samples_seen / tr.train_seconds if tr.train_seconds > 0 else 0.0
+    param_bytes = tr.layout.parameter_count * (2 if tr.network.half else 4)
+    texture_bytes = tex_w * tex_h * 3
+    _row("steps", f"{tr.step:,}  ({tr.samples_seen / (tex_w * tex_h):.2f} epochs)")
+    _row("samples/s", f"{rate:,.0f}")
+    _row("elapsed", human_seconds(tr.train_seconds))
+    _row("loss / PSNR", f"{state.history.loss.last():.5f} / {state.history.psnr.last():.2f} dB")
+    _row("parameters", f"{tr.layout.parameter_count:,} = {human_bytes(param_bytes)} ({tr.network.precision})")
+    _row("texture", f"{tex_w}x{tex_h} = {human_bytes(texture_bytes)} (8-bit RGB)")
+    _row("compression", f"{texture_bytes / param_bytes:.1f} : 1")
+    _row("device", tr.info.adapter)
+    _row("MLP path", tr.mlp_path + ("" if tr.mlp_path != "portable" or not tr.info.cooperative_vector
+                                   else " (CoopVec available)"))
+    _row("frame rate", f"{imgui.get_io().framerate:.0f} fps, {int(state.pacing.steps)} steps/frame")
+    imgui.end_table()

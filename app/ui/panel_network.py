@@ -1,0 +1,98 @@
+"""Presets, encoding and architecture. Changes here compile a new network in the background."""
+from __future__ import annotations
+
+import dataclasses
+
+from imgui_bundle import imgui
+
+from ..activations import ACTIVATIONS
+from ..encodings import ENCODINGS
+from ..network import PRECISIONS
+from . import actions
+from .state import AppState
+from .widgets import DIM_COLOR, INFO_COLOR, combo, committed_float, committed_int, tooltip
+
+SAVE_PRESET_POPUP = "Save preset"
+
+
+def gui_network(state: AppState) -> None:
+    _gui_presets(state)
+    imgui.separator_text("Encoding")
+    _gui_encoding(state)
+    imgui.separator_text("Network")
+    _gui_architecture(state)
+    _gui_build_status(state)
+
+
+def _gui_presets(state: AppState) -> None:
+    name = state.preset.name
+    chosen = combo("preset", name, actions.preset_names(state))
+    if chosen:
+        actions.select_preset(state, chosen)
+    tooltip(state.preset.description or "presets/*.json")
+    if imgui.button("Save as preset..."):
+        state.preset_name_edit = name if name != "custom" else "my-preset"
+        state.popups_to_open.append(SAVE_PRESET_POPUP)
+
+
+def _gui_encoding(state: AppState) -> None:
+    enc = state.preset.encoding
+    chosen = combo("encoding", enc.otype, ENCODINGS.names())
+    if chosen:
+        actions.set_architecture(state, encoding={"otype": chosen})
+    # Every parameter the encoding's dataclass declares, edited through its config (validated by the core).
+    for f in dataclasses.fields(enc):
+        value = getattr(enc, f.name)
+        label = f.name.replace("_", " ")
+        commit = (lambda key: lambda v: actions.set_architecture(state, encoding={key: v}))(f.name)
+        if isinstance(value, bool):
+            changed, v = imgui.checkbox(label, value)
+            if changed:
+                commit(v)
+        elif isinstance(value, int):
+            committed_int(state, label, value, 1, 16, commit, slider=False)
+        elif isinstance(value, float):
+            committed_float(state, label, value, commit, fmt="%g")
+    imgui.text_colored(DIM_COLOR, f"{enc.output_dims} network inputs")
+
+
+def _gui_architecture(state: AppState) -> None:
+    net = state.preset.network
+
+    def set_net(**changes):
+        actions.set_architecture(state, network=changes)
+
+    committed_int(state, "hidden width", net.n_neurons, 16, 128, lambda v: set_net(n_neurons=v))
+    committed_int(state, "hidden layers", net.n_hidden_layers, 1, 8, lambda v: set_net(n_hidden_layers=v))
+    names = list(ACTIVATIONS)
+    chosen = combo("hidden activation", net.activation, names)
+    if chosen:
+        set_net(activation=chosen)
+    chosen = combo("output activation", net.output_activation, names)
+    if chosen:
+        set_net(output_activation=chosen)
+    if "leaky_relu" in (net.activation, net.output_activation):
+        committed_float(state, "leaky slope", net.leaky_relu_alpha, lambda v: set_net(leaky_relu_alpha=v),
+                        (0.0, 1.0))
+    changed, bias = imgui.checkbox("bias", net.bias)
+    if changed:
+        set_net(bias=bias)
+    chosen = combo("precision", net.precision, list(PRECISIONS))
+    if chosen:
+        set_net(precision=chosen)
+    tr = state.trainer
+    if tr is not None and len(tr.info.paths) > 1:
+        chosen = combo("MLP path", tr.mlp_path, tr.info.paths)
+        if chosen:
+            actions.set_mlp_path(state, chosen)
+
+
+def _gui_build_status(state: AppState) -> None:
+    job = state.build
+    if job is not None:
+        dots = "." * (1 + int(job.seconds * 3) % 3)
+        imgui.text_colored(INFO_COLOR, f"compiling {job.request.reason}{dots} {job.seconds:.1f} s")
+    elif state.build_request is not None:
+        imgui.text_colored(INFO_COLOR, "compile queued...")
+    elif state.trainer is not None:
+        imgui.text_colored(DIM_COLOR, f"{state.trainer.layout.parameter_count:,} parameters")

@@ -1,0 +1,67 @@
+"""Training control and the settings that apply live: learning rate, loss, optimizer, batch size."""
+from __future__ import annotations
+
+from imgui_bundle import imgui
+
+from ..losses import LOSSES
+from ..optimizers import OPTIMIZERS
+from . import actions
+from .state import AppState
+from .widgets import DIM_COLOR, combo, committed_float, committed_int, tooltip
+
+BATCH_SIZES = [256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
+
+
+def gui_training(state: AppState) -> None:
+    ready = state.trainer is not None
+    imgui.begin_disabled(not ready)
+    if state.training:
+        if imgui.button("Pause"):
+            actions.toggle_training(state)
+    elif imgui.button("Train"):
+        actions.toggle_training(state)
+    tooltip("Space")
+    imgui.same_line()
+    if imgui.button("Step"):
+        actions.single_step(state)
+    tooltip("one training step, then pause")
+    imgui.same_line()
+    if imgui.button("Reset weights"):
+        actions.reset_weights(state)
+    tooltip("R: fresh initial weights with a new seed")
+    imgui.end_disabled()
+    imgui.same_line()
+    imgui.text_colored(DIM_COLOR, f"seed {state.preset.training.seed}")
+
+    opt = state.preset.optimizer
+    changed, lr = imgui.slider_float("learning rate", opt.learning_rate, 1e-5, 1e-1, "%.2e",
+                                     imgui.SliderFlags_.logarithmic | imgui.SliderFlags_.always_clamp)
+    if changed and lr > 0:
+        actions.set_live(state, optimizer_params={"learning_rate": lr})
+    chosen = combo("optimizer", opt.otype, OPTIMIZERS.names())
+    if chosen:
+        actions.set_live(state, optimizer=chosen)
+    if imgui.tree_node("optimizer settings"):
+        # Every hyperparameter the core accepts for this optimizer, e.g. betas, weight decay, lr decay.
+        for key in actions.optimizer_keys(opt.otype):
+            if key == "learning_rate":
+                continue
+            value = getattr(opt, key)
+            commit = (lambda k: lambda v: actions.set_live(state, optimizer_params={k: v}))(key)
+            label = key.replace("_", " ")
+            if isinstance(value, int):
+                committed_int(state, label, value, 0, 0, commit, slider=False)
+            else:
+                committed_float(state, label, value, commit, fmt="%g")
+        imgui.tree_pop()
+    chosen = combo("loss", state.preset.loss.otype, LOSSES.names())
+    if chosen:
+        actions.set_live(state, loss=chosen)
+    batch = state.preset.training.batch_size
+    sizes = sorted(set(BATCH_SIZES) | {batch})
+    chosen = combo("batch size", str(batch), [str(b) for b in sizes])
+    if chosen:
+        actions.set_live(state, batch_size=int(chosen))
+    tooltip("samples per training step")
+    steps = int(state.pacing.steps) if state.training else 0
+    imgui.text_colored(DIM_COLOR, f"{steps} steps/frame (adapts to keep the window smooth)")

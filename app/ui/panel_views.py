@@ -1,0 +1,134 @@
+"""Reference, prediction and loss views: fitted to the window, one shared zoom and pan, pixel readout."""
+from __future__ import annotations
+
+from imgui_bundle import imgui
+
+from .gl_texture import GlImage, to_rgba8
+from .state import VIEW_NAMES, AppState
+from .widgets import DIM_COLOR, combo, gui_message, tooltip
+
+MODES = ["side by side", *VIEW_NAMES]
+VIEW_RESOLUTIONS = [128, 256, 512, 1024]
+MAX_ZOOM = 64.0
+
+
+def gui_views(state: AppState) -> None:
+    _gui_toolbar(state)
+    gui_message(state)
+    images = state.images
+    if not images.arrays:
+        imgui.text("compiling the network..." if state.build else "waiting for the first render...")
+        return
+    _upload(state)
+    names = VIEW_NAMES if state.view.mode == "side by side" else (state.view.mode,)
+    avail = imgui.get_content_region_avail()
+    line = imgui.get_text_line_height_with_spacing()
+    gap = imgui.get_style().item_spacing.x
+    cell_w = (avail.x - gap * (len(names) - 1)) / len(names)
+    cell_h = avail.y - 3 * line
+    w, h = images.size
+    scale = max(0.01, min(cell_w / w, cell_h / h))
+    state.view.hover = None
+    for i, name in enumerate(names):
+        if i:
+            imgui.same_line()
+        imgui.begin_group()
+        imgui.text(_caption(state, name))
+        _gui_image(state, name, (w * scale, h * scale))
+        imgui.end_group()
+    _gui_readout(state)
+
+
+def _gui_toolbar(state: AppState) -> None:
+    view = state.view
+    imgui.set_next_item_width(imgui.get_font_size() * 9)
+    chosen = combo("view", view.mode, MODES)
+    if chosen:
+        view.mode = chosen
+    imgui.same_line()
+    imgui.set_next_item_width(imgui.get_font_size() * 8)
+    changed, view.diff_scale = imgui.slider_float("difference x", view.diff_scale, 1.0, 64.0, "%.0f",
+                                                  imgui.SliderFlags_.logarithmic)
+    tooltip("loss view: (prediction - reference) x N, grey is no error")
+    if changed:
+        state.render_requested = True
+    imgui.same_line()
+    imgui.set_next_item_width(imgui.get_font_size() * 5)
+    chosen = combo("view resolution", str(view.max_side), [str(r) for r in VIEW_RESOLUTIONS])
+    if chosen:
+        view.max_side = int(chosen)
+        state.render_requested = True
+    tooltip("long side of the rendered views (the texture's own size if smaller)")
+    imgui.same_line()
+    if imgui.button("Fit"):
+        view.zoom, view.center = 1.0, (0.5, 0.5)
+    tooltip("zoom: mouse wheel over a view; pan: drag; fit: double-click")
+    imgui.same_line()
+    imgui.text_colored(DIM_COLOR, f"zoom {view.zoom:.1f}x")
+
+
+def _caption(state: AppState, name: str) -> str:
+    if name == "reference":
+        return f"Reference ({state.preset.training.transform})"
+    if name == "prediction":
+        return f"Prediction (step {state.images.step})"
+    return f"Loss (difference x{state.view.diff_scale:.0f})"
+
+
+def _upload(state: AppState) -> None:
+    images = state.images
+    for name in VIEW_NAMES:
+        gl = state.gl_images.setdefault(name, GlImage())
+        if gl.serial != images.serial:
+            gl.upload(to_rgba8(images.arrays[name]))
+            gl.serial = images.serial
+
+
+def _visible_uv(state: AppState) -> tuple[tuple[float, float], tuple[float, float]]:
+    half = 0.5 / state.view.zoom
+    cx, cy = state.view.center
+    return (cx - half, cy - half), (cx + half, cy + half)
+
+
+def _clamp_center(state: AppState) -> None:
+    half = 0.5 / state.view.zoom
+    cx, cy = state.view.center
+    state.view.center = (min(max(cx, half), 1 - half), min(max(cy, half), 1 - half))
+
+
+def _gui_image(state: AppState, name: str, size: tuple[float, float]) -> None:
+    view, io = state.view, imgui.get_io()
+    uv0, uv1 = _visible_uv(state)
+    pos = imgui.get_cursor_screen_pos()
+    imgui.image(state.gl_images[name].ref(), size, uv0, uv1)
+    imgui.set_cursor_screen_pos(pos)
+    imgui.invisible_button(f"##view_{name}", size)
+    if imgui.is_item_hovered():
+        lx = min(max((io.mouse_pos.x - pos.x) / size[0], 0.0), 0.9999)
+        ly = min(max((io.mouse_pos.y - pos.y) / size[1], 0.0), 0.9999)
+        u, v = uv0[0] + lx * (uv1[0] - uv0[0]), uv0[1] + ly * (uv1[1] - uv0[1])
+        w, h = state.images.size
+        view.hover = (min(int(u * w), w - 1), min(int(v * h), h - 1))
+        if io.mouse_wheel:  # zoom about the cursor: the texel under it stays put
+            view.zoom = min(max(view.zoom * 1.25 ** io.mouse_wheel, 1.0), MAX_ZOOM)
+            view.center = (u - (lx - 0.5) / view.zoom, v - (ly - 0.5) / view.zoom)
+        if imgui.is_mouse_double_clicked(0):
+            view.zoom, view.center = 1.0, (0.5, 0.5)
+    if imgui.is_item_active() and imgui.is_mouse_dragging(0, 0.0):
+        d = io.mouse_delta
+        view.center = (view.center[0] - d.x / size[0] / view.zoom, view.center[1] - d.y / size[1] / view.zoom)
+    _clamp_center(state)
+
+
+def _gui_readout(state: AppState) -> None:
+    hover = state.view.hover
+    if hover is None:
+        imgui.text_colored(DIM_COLOR, "hover a view to read pixel values")
+        return
+    x, y = hover
+    ref = state.images.arrays["reference"][y, x]
+    pred = state.images.arrays["prediction"][y, x]
+    fmt = lambda c: " ".join(f"{v:.3f}" for v in c)  # noqa: E731
+    w, h = state.images.size
+    imgui.text(f"pixel ({x}, {y}) of {w}x{h}   reference {fmt(ref)}   prediction {fmt(pred)}   "
+               f"|difference| {fmt(abs(pred - ref))}")

@@ -192,7 +192,7 @@ def gui_status(state: AppState) -> None:
 
 def _docking(state: AppState) -> hello_imgui.DockingParams:
     left = hello_imgui.DockingSplit("MainDockSpace", "ControlSpace", imgui.Dir.left, 0.27)
-    bottom = hello_imgui.DockingSplit("MainDockSpace", "MetricsSpace", imgui.Dir.down, 0.34)
+    bottom = hello_imgui.DockingSplit("MainDockSpace", "MetricsSpace", imgui.Dir.down, 0.42)
 
     def window(label: str, space: str, fn, flags: int = 0) -> hello_imgui.DockableWindow:
         w = hello_imgui.DockableWindow(label, space, lambda: fn(state))

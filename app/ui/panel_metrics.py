@@ -31,7 +31,7 @@ def gui_metrics(state: AppState) -> None:
 
 def _plot(state: AppState, title: str, curve: Curve, size, log: bool) -> None:
     x_label = "step" if state.history.x_axis == "steps" else "training time (s)"
-    if implot.begin_plot(title, size):
+    if implot.begin_plot(title, size, implot.Flags_.no_legend):
         fit = implot.AxisFlags_.auto_fit
         implot.setup_axes(x_label, "", fit, fit)
         if log:

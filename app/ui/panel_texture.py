@@ -18,10 +18,12 @@ def gui_texture(state: AppState) -> None:
     tex = state.texture
     if tex is not None:
         w, h = tex.size
-        imgui.text(tex.name)
-        imgui.same_line()
+        imgui.text(f"training on {tex.name}")
         imgui.text_colored(DIM_COLOR, f"{w}x{h}, {tex.channels} channel{'s' if tex.channels > 1 else ''}, "
                                       f"{tex.bits}")
+        if tex.path is not None and tex.path.parent.resolve() != state.texture_dir.resolve():
+            imgui.text_colored(DIM_COLOR, str(tex.path.parent))
+    imgui.text_colored(DIM_COLOR, "bundled:")
     for path in bundled_textures(state):
         selected = tex is not None and tex.path is not None and tex.path.resolve() == path.resolve()
         if imgui.selectable(path.name, selected)[0] and not selected:

@@ -23,14 +23,19 @@ def gui_views(state: AppState) -> None:
     names = VIEW_NAMES if state.view.mode == "side by side" else (state.view.mode,)
     avail = imgui.get_content_region_avail()
     line = imgui.get_text_line_height_with_spacing()
-    gap = imgui.get_style().item_spacing.x
-    cell_w = (avail.x - gap * (len(names) - 1)) / len(names)
-    cell_h = avail.y - 3 * line
+    gap = imgui.get_style().item_spacing
     w, h = images.size
-    scale = max(0.01, min(cell_w / w, cell_h / h))
+    # Side by side in a row, a grid or a column: whichever shows the views largest.
+    best = (0.0, 1)
+    for cols in range(1, len(names) + 1):
+        rows = -(-len(names) // cols)
+        cell_w = (avail.x - gap.x * (cols - 1)) / cols
+        cell_h = (avail.y - 2 * line) / rows - line - gap.y
+        best = max(best, (min(cell_w / w, cell_h / h), cols))
+    scale, cols = max(0.01, best[0]), best[1]
     state.view.hover = None
     for i, name in enumerate(names):
-        if i:
+        if i % cols:
             imgui.same_line()
         imgui.begin_group()
         imgui.text(_caption(state, name))

@@ -32,7 +32,7 @@ def artifacts(tmp_path):
     return folder
 
 
-def run_window(state, test) -> None:
+def run_window(state, test, size=(1280, 820)) -> None:
     from imgui_bundle import hello_imgui, imgui
     from imgui_bundle.immapp import testing
     from app.ui.main import add_ons, make_runner_params
@@ -42,7 +42,7 @@ def run_window(state, test) -> None:
         io.config_watchdog_warning = 300.0
         io.config_watchdog_kill_test = 900.0
 
-    params = make_runner_params(state, (1280, 820))
+    params = make_runner_params(state, size)
     params.callbacks.register_tests = allow_long_test
     testing.run(test_function=test, runner_params=params, add_ons_params=add_ons())
 
@@ -187,3 +187,31 @@ def test_window(small_texture, tmp_path, artifacts):
     print(f"\nscreenshot: {artifacts / 'gui-test.png'}; steps/frame {seen['steps per frame']:.1f}; "
           f"frames drawn while compiling: {seen['compile frames']}")
     assert (artifacts / "gui-test.png").stat().st_size > 10_000
+
+
+def test_frame_rate_while_training(tmp_path):
+    """The window stays smooth while it trains: >= 10 frames/s on lavapipe at 256x256 with the rtxns preset
+    (the default window size; measured over 10 s, renders of the views included)."""
+    from app.texture import load_image, save_image
+    from app.ui.main import create_state
+    texture = tmp_path / "chelsea-256.png"
+    save_image(texture, load_image(TEXTURES / "chelsea.png", (256, 256)))
+    state = create_state(texture=texture, preset_dir=tmp_path)
+    frames, counts = [], {}
+
+    def test(ctx):
+        wait_until(ctx, lambda: state.trainer is not None and state.images.serial > 0, "the first network", 240)
+        counts["steps"], counts["renders"] = state.trainer.step, state.images.serial
+        end = time.monotonic() + 10.0
+        while time.monotonic() < end:
+            ctx.yield_()
+            frames.append(time.monotonic())
+        counts["steps"] = state.trainer.step - counts["steps"]
+        counts["renders"] = state.images.serial - counts["renders"]
+
+    run_window(state, test, size=(1500, 950))
+    dt = np.diff(frames)
+    fps = 1.0 / np.median(dt)
+    print(f"\n{len(frames)} frames in 10 s: median {fps:.1f} fps, slowest frame {1000 * dt.max():.0f} ms; "
+          f"{counts['steps']} training steps, {counts['renders']} view refreshes, {state.trainer.info.adapter}")
+    assert fps >= 10 and counts["steps"] > 100 and counts["renders"] >= 3

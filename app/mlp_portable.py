@@ -34,8 +34,9 @@ class PortableMLP:
     def _typed(self, float4s: int):
         return self.device.create_buffer(size=float4s * self._float4_bytes, format=self._format, usage=self._usage)
 
-    def _floats(self, n: int):
-        return self.device.create_buffer(element_count=n, struct_size=4, usage=self._usage)
+    def _floats(self, n: int, zero: bool = False):
+        return self.device.create_buffer(element_count=n, struct_size=4, usage=self._usage,
+                                         data=np.zeros(n, np.float32) if zero else None)
 
     # ---- parameters ----
     def set_parameters(self, compact: np.ndarray) -> None:
@@ -69,7 +70,9 @@ class PortableMLP:
         self._stride, self.partitions, self.partition_len = stride, partitions, stride // partitions
         self.records = self._typed(self.layout.record_slots * stride)
         self.sample_loss = self.device.create_buffer(size=stride * 4, format=spy.Format.r32_float, usage=self._usage)
-        self.partials = self._floats(partitions * 8 * self.layout.padded_floats)
+        # Zeroed once: the padding columns of the bias chunks are never written, and garbage there would
+        # read as non-finite gradients.
+        self.partials = self._floats(partitions * 8 * self.layout.padded_floats, zero=True)
 
     def _gradient_threads(self) -> int:
         lay = self.layout

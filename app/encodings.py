@@ -33,6 +33,11 @@ class Encoding:
         """Trainable parameters of the encoding itself (0: a fixed function of the UV)."""
         return 0
 
+    def initial_parameters(self, seed: int):
+        """Seeded initial values of the trainable parameters (float32, parameter_count of them)."""
+        import numpy as np
+        return np.zeros(0, np.float32)
+
 
 @ENCODINGS.register("identity", "Identity")
 @dataclass(frozen=True)
@@ -161,6 +166,73 @@ class OneBlobEncoding(Encoding):
 
     def to_config(self) -> dict:
         return {"otype": self.otype, "n_bins": self.n_bins}
+
+
+@ENCODINGS.register("hash_grid", "HashGrid", "Grid")
+@dataclass(frozen=True)
+class HashGridEncoding(Encoding):
+    """Trainable multiresolution hash grid (Instant NGP, tiny-cuda-nn HashGrid) over the 2D UV."""
+    n_levels: int = 16
+    n_features_per_level: int = 2
+    log2_hashmap_size: int = 15
+    base_resolution: int = 16
+    per_level_scale: float = 1.5
+    otype = "hash_grid"
+    slang_file = "encodings/hash_grid.slang"
+
+    @classmethod
+    def from_config(cls, section: dict, where: str):
+        cfg = cls(n_levels=take(section, "n_levels", int, cls.n_levels, where, lo=1, hi=32),
+                  n_features_per_level=take(section, "n_features_per_level", int, cls.n_features_per_level, where,
+                                            choices=(1, 2, 4, 8)),
+                  log2_hashmap_size=take(section, "log2_hashmap_size", int, cls.log2_hashmap_size, where, lo=4, hi=24),
+                  base_resolution=take(section, "base_resolution", int, cls.base_resolution, where, lo=1, hi=4096),
+                  per_level_scale=take(section, "per_level_scale", float, cls.per_level_scale, where, lo=1.0, hi=4.0))
+        reject_unknown(section, where, ["otype", "n_levels", "n_features_per_level", "log2_hashmap_size",
+                                        "base_resolution", "per_level_scale"])
+        if cfg.output_dims > 128:
+            from .errors import StudioError
+            raise StudioError(f"{where}: n_levels x n_features_per_level = {cfg.output_dims} exceeds 128 inputs")
+        return cfg
+
+    def levels(self) -> list[dict]:
+        """Per level: grid scale, resolution (vertices per side), table entries, first entry."""
+        import math
+        out, offset = [], 0
+        for l in range(self.n_levels):
+            scale = self.base_resolution * self.per_level_scale ** l - 1.0
+            res = math.ceil(scale) + 1
+            size = min((res * res + 7) // 8 * 8, 1 << self.log2_hashmap_size)
+            out.append({"scale": scale, "resolution": res, "size": size, "offset": offset,
+                        "dense": res * res <= size})
+            offset += size
+        return out
+
+    @property
+    def output_dims(self) -> int:
+        return self.n_levels * self.n_features_per_level
+
+    @property
+    def parameter_count(self) -> int:
+        last = self.levels()[-1]
+        return (last["offset"] + last["size"]) * self.n_features_per_level
+
+    def initial_parameters(self, seed: int):
+        import numpy as np
+        rng = np.random.default_rng([seed, 0x6A5])  # a stream of its own, apart from the MLP's
+        return rng.uniform(-1e-4, 1e-4, self.parameter_count).astype(np.float32)
+
+    def defines(self) -> dict[str, str]:
+        levels = self.levels()
+        join = lambda key, fmt: ", ".join(fmt(v[key]) for v in levels)
+        return {"NTS_HG_LEVELS": str(self.n_levels), "NTS_HG_FEATURES": str(self.n_features_per_level),
+                "NTS_HG_SCALE": join("scale", lambda x: f"{x!r}"), "NTS_HG_RES": join("resolution", str),
+                "NTS_HG_SIZE": join("size", str), "NTS_HG_OFFSET": join("offset", str)}
+
+    def to_config(self) -> dict:
+        return {"otype": self.otype, "n_levels": self.n_levels, "n_features_per_level": self.n_features_per_level,
+                "log2_hashmap_size": self.log2_hashmap_size, "base_resolution": self.base_resolution,
+                "per_level_scale": self.per_level_scale}
 
 
 def encoding_from_config(section: object, where: str = "encoding") -> Encoding:

@@ -46,6 +46,8 @@ class NetworkKernels:
     weight_gradients: object
     reduce_gradients: object
     optimizer: object
+    check_encoding_gradients: object
+    optimizer_encoding: object
     publish: object
     infer: object
     samples_per_thread: int
@@ -82,6 +84,8 @@ def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layo
             weight_gradients=_compile(device, defines, "train", "weight_gradients"),
             reduce_gradients=_compile(device, defines, "optimizer", "reduce_gradients"),
             optimizer=_compile(device, defines, "optimizer", "optimizer_step"),
+            check_encoding_gradients=_compile(device, defines, "optimizer", "check_encoding_gradients"),
+            optimizer_encoding=_compile(device, defines, "optimizer", "optimizer_encoding"),
             publish=_compile(device, defines, "optimizer", "publish_weights"),
             infer=_compile(device, defines, "inference", "infer_pixels"),
             samples_per_thread=spt,

@@ -21,8 +21,10 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def coopvec_supports(network) -> str | None:
+def coopvec_supports(network, encoding=None) -> str | None:
     """Why this network cannot use the CoopVec path, or None when it can."""
+    if encoding is not None and encoding.parameter_count:
+        return "the CoopVec path does not train encodings with parameters (hash grids) yet"
     if not network.half:
         return "the CoopVec path trains float16 networks only (this one is float32)"
     if network.needs_preactivation:
@@ -135,7 +137,7 @@ class CoopVecMLP:
             self.sample_loss = self.device.create_buffer(size=batch * 4, format=spy.Format.r32_float,
                                                          usage=self._usage)
 
-    def append_gradients(self, encoder, pass_args: dict) -> None:
+    def append_gradients(self, encoder, pass_args: dict, shader_vars: dict) -> None:
         self.kernels.train.dispatch(thread_count=[self._batch, 1, 1], command_encoder=encoder,
                                     weights=self._weights(), grads=self.grads, sample_loss=self.sample_loss,
                                     **pass_args)
@@ -160,7 +162,7 @@ class CoopVecMLP:
     def records_array(self):
         raise StudioError("the CoopVec path keeps activations in registers; per-sample records are portable-only")
 
-    def append_infer(self, encoder, size: tuple[int, int], output, alpha: float) -> None:
+    def append_infer(self, encoder, size: tuple[int, int], output, alpha: float, shader_vars: dict) -> None:
         import slangpy as spy
         self.kernels.infer.dispatch(thread_count=[size[0] * size[1], 1, 1], command_encoder=encoder,
                                     weights=self._weights(), first_pixel=0, image_size=spy.uint2(*size),

@@ -80,10 +80,11 @@ class PortableMLP:
         tasks = sum(lay.out_rows(l) // 8 * blocks(l) for l in range(lay.layers))
         return tasks * self.partitions * 8
 
-    def append_gradients(self, encoder, pass_args: dict) -> None:
-        """Forward + backward for one batch, then the gradient reduction into the partials."""
+    def append_gradients(self, encoder, pass_args: dict, shader_vars: dict) -> None:
+        """Forward + backward for one batch, then the gradient reduction into the partials.
+        ``shader_vars``: global variables of the encoding (a trainable encoding's table and gradient)."""
         k = self.kernels
-        k.train.dispatch(thread_count=[self._stride // self.spt, 1, 1], command_encoder=encoder,
+        k.train.dispatch(thread_count=[self._stride // self.spt, 1, 1], command_encoder=encoder, vars=shader_vars,
                          wf=self.wf, wt=self.wt, records=self.records, sample_loss=self.sample_loss,
                          stride=self._stride, **pass_args)
         k.weight_gradients.dispatch(
@@ -115,7 +116,7 @@ class PortableMLP:
         return self.records.to_numpy().view(dtype).reshape(self.layout.record_slots, self._stride, 4)
 
     # ---- inference ----
-    def append_infer(self, encoder, size: tuple[int, int], output, alpha: float) -> None:
+    def append_infer(self, encoder, size: tuple[int, int], output, alpha: float, shader_vars: dict) -> None:
         import slangpy as spy
         if self._infer_records is None:
             self._infer_records = self._typed(self.layout.record_slots * INFER_CHUNK)
@@ -123,6 +124,7 @@ class PortableMLP:
         for first in range(0, pixels, INFER_CHUNK):
             count = min(INFER_CHUNK, pixels - first)
             self.kernels.infer.dispatch(
-                thread_count=[(count + 63) // 64 * 64 // self.spt, 1, 1], command_encoder=encoder, wf=self.wf,
+                thread_count=[(count + 63) // 64 * 64 // self.spt, 1, 1], command_encoder=encoder, vars=shader_vars,
+                wf=self.wf,
                 records=self._infer_records, stride=INFER_CHUNK, first_pixel=first, image_size=spy.uint2(*size),
                 alpha=alpha, output=output)

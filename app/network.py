@@ -140,8 +140,13 @@ class Layout:
         return self.d_slot(self.layers - 1) + 2 + l * self.hidden_padded // 4
 
     @property
-    def record_slots(self) -> int:
+    def dx_slot(self) -> int:
+        """dLoss/d(encoded inputs), used by trainable encodings."""
         return self.z_slot(self.layers - 1) + 2 if self.store_preactivation else self.d_slot(self.layers - 1) + 2
+
+    @property
+    def record_slots(self) -> int:
+        return self.dx_slot + self.in0_chunks
 
     def shapes(self) -> list[tuple[int, int]]:
         """(outputs, inputs) of each linear layer."""

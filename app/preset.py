@@ -70,6 +70,7 @@ class Preset:
     loss: LossConfig = field(default_factory=LossConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    encoding_optimizer: OptimizerConfig | None = None  # a trainable encoding's own; default: `optimizer`
 
     @classmethod
     def from_dict(cls, data: object, name: str = "custom") -> "Preset":
@@ -78,9 +79,13 @@ class Preset:
         description = d.pop("description", "")
         if not isinstance(description, str):
             raise StudioError(f"{where}: description must be a string")
+        encoding = expect_object(d.pop("encoding", {"otype": "frequency"}), "encoding")
+        encoding_optimizer = encoding.pop("optimizer", None)
         preset = cls(
             name=name, description=description,
-            encoding=encoding_from_config(d.pop("encoding", {"otype": "frequency"}), "encoding"),
+            encoding=encoding_from_config(encoding, "encoding"),
+            encoding_optimizer=None if encoding_optimizer is None else
+            OptimizerConfig.from_config(encoding_optimizer, "encoding.optimizer"),
             network=NetworkConfig.from_config(d.pop("network", {}), "network"),
             loss=LossConfig.from_config(d.pop("loss", {"otype": "l2"}), "loss"),
             optimizer=OptimizerConfig.from_config(d.pop("optimizer", {"otype": "adam"}), "optimizer"),
@@ -90,7 +95,10 @@ class Preset:
         return preset
 
     def to_dict(self) -> dict:
-        return {"description": self.description, "encoding": self.encoding.to_config(),
+        encoding = self.encoding.to_config()
+        if self.encoding_optimizer is not None:
+            encoding["optimizer"] = self.encoding_optimizer.to_config()
+        return {"description": self.description, "encoding": encoding,
                 "network": self.network.to_config(), "loss": self.loss.to_config(),
                 "optimizer": self.optimizer.to_config(), "training": self.training.to_config()}
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .device import DeviceInfo, choose_mlp_path, describe
+from .encoding_state import EncodingParameters
 from .errors import StudioError
 from .kernels import image_kernels
 from .mlp_coopvec import CoopVecMLP, coopvec_supports
@@ -41,12 +42,14 @@ class Trainer:
         self.encoding = preset.encoding
         self.network = preset.network
         self.layout = Layout.of(self.encoding.output_dims, self.network)
-        self.mlp_path = choose_mlp_path(self.info, mlp_path, coopvec_supports(self.network))
+        self.mlp_path = choose_mlp_path(self.info, mlp_path, coopvec_supports(self.network, self.encoding))
         engine = CoopVecMLP if self.mlp_path == "coopvec" else PortableMLP
         self.mlp = engine(device, self.encoding, self.network, self.layout)
+        self.encoding_state = EncodingParameters(device, self.encoding) if self.encoding.parameter_count else None
         self.images = image_kernels(device)
         self.loss = preset.loss
         self.optimizer = preset.optimizer
+        self.encoding_optimizer_override = preset.encoding_optimizer
         self.transform = preset.training.transform
         self.scaler = device.create_buffer(element_count=4, struct_size=4,
                                            usage=spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access)
@@ -82,11 +85,17 @@ class Trainer:
         transform_id(name)
         self.transform = name
 
+    @property
+    def parameter_count(self) -> int:
+        """Trainable parameters: the MLP's, then the encoding's (as parameters() returns them)."""
+        return self.layout.parameter_count + self.encoding.parameter_count
+
     def reset(self, seed: int | None = None) -> None:
         """Fresh seeded initial weights and optimizer state; the step counter restarts."""
         if seed is not None:
             self.seed = seed
-        self.set_parameters(initial_parameters(self.layout, self.seed))
+        self.set_parameters(np.concatenate([initial_parameters(self.layout, self.seed),
+                                            self.encoding.initial_parameters(self.seed)]))
 
     @property
     def loss_scale(self) -> float:
@@ -108,16 +117,28 @@ class Trainer:
         return float(words[:1].view(np.float32)[0]), int(words[2])
 
     def set_parameters(self, compact: np.ndarray) -> None:
-        """Loads compact parameters (as files store them); clears the optimizer state and step counter."""
-        self.mlp.set_parameters(compact)
+        """Loads compact parameters (as files store them: the MLP's, then the encoding's); clears the
+        optimizer state and step counter."""
+        compact = np.asarray(compact, np.float32)
+        if compact.shape != (self.parameter_count,):
+            raise StudioError(f"this network has {self.parameter_count} parameters, got {compact.size}")
+        n = self.layout.parameter_count
+        self.mlp.set_parameters(compact[:n])
+        if self.encoding_state:
+            self.encoding_state.set_parameters(compact[n:])
         self._reset_scaler()
         self.step = 0
         self.samples_seen = 0
         self.train_seconds = 0.0
 
     def parameters(self) -> np.ndarray:
-        """Compact float32 master parameters."""
+        """Compact float32 master parameters: the MLP's, then the encoding's."""
+        if self.encoding_state:
+            return np.concatenate([self.mlp.parameters(), self.encoding_state.parameters()])
         return self.mlp.parameters()
+
+    def _shader_vars(self) -> dict:
+        return self.encoding_state.shader_vars() if self.encoding_state else {}
 
     # ---- training ----
     def _pass_args(self, step: int) -> dict:
@@ -132,8 +153,14 @@ class Trainer:
         """Records n training steps into ``encoder`` (nothing runs until it is submitted)."""
         for _ in range(n):
             self.step += 1
-            self.mlp.append_gradients(encoder, self._pass_args(self.step))
+            self.mlp.append_gradients(encoder, self._pass_args(self.step), self._shader_vars())
+            if self.encoding_state:  # flag non-finite table gradients before either optimizer runs
+                self.encoding_state.append_check(encoder, self.mlp.kernels, self.scaler)
             self.mlp.append_optimizer(encoder, self.optimizer.shader_params(self.step), self.scaler)
+            if self.encoding_state:
+                opt = self.encoding_optimizer_override or self.optimizer
+                self.encoding_state.append_optimizer(encoder, self.mlp.kernels, opt.shader_params(self.step),
+                                                     self.scaler)
             training = self.preset.training
             self.images.update_loss_scale.dispatch(
                 thread_count=[1, 1, 1], command_encoder=encoder, scaler=self.scaler,
@@ -159,10 +186,13 @@ class Trainer:
         """Compact loss gradient for the batch the next step will draw, without updating anything
         (the loss scale is divided out). For tests and diagnostics."""
         enc = self.device.create_command_encoder()
-        self.mlp.append_gradients(enc, self._pass_args(self.step + 1))
+        self.mlp.append_gradients(enc, self._pass_args(self.step + 1), self._shader_vars())
         self.device.submit_command_buffer(enc.finish())
         self.device.wait_for_idle()
-        return self.mlp.gradient_sum() / self.loss_scale_state()[0]
+        grads = self.mlp.gradient_sum()
+        if self.encoding_state:
+            grads = np.concatenate([grads, self.encoding_state.gradients()])
+        return grads / self.loss_scale_state()[0]
 
     def batch_outputs(self) -> np.ndarray:
         """Network outputs (batch, 3) recorded by the most recent forward pass (portable path)."""
@@ -204,7 +234,8 @@ class Trainer:
         spy = self._spy
         size = tuple(size or self.image_size)
         views = self._view_textures(size)
-        self.mlp.append_infer(encoder, size, views["prediction"], float(self.network.leaky_relu_alpha))
+        self.mlp.append_infer(encoder, size, views["prediction"], float(self.network.leaky_relu_alpha),
+                              self._shader_vars())
         img = self.images
         w, h = self.image_size
         dims = spy.uint2(*size)

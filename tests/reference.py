@@ -163,3 +163,50 @@ def optimizer_step(opt, w, g, state, step):
     decay = opt.weight_decay if opt.otype == "adamw" else 0.0
     w, m, v = adam(w, g, m, v, step, lr, opt.beta1, opt.beta2, opt.epsilon, decay)
     return w, (m, v)
+
+
+HASH_PRIME = np.uint64(2654435761)
+
+
+def hash_grid_index(level: dict, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """Table entry of integer grid vertices (px, py) on one level: dense when it fits, else XOR-of-primes."""
+    res, size = level["resolution"], level["size"]
+    px, py = px.astype(np.uint64), py.astype(np.uint64)
+    if res * res <= size:
+        i = px + py * np.uint64(res)
+    else:
+        i = _u32(px ^ _u32(py * HASH_PRIME))
+    return level["offset"] + (i % np.uint64(size)).astype(np.int64)
+
+
+def hash_grid_corners(uv: np.ndarray, level: dict):
+    """(entries (N, 4), bilinear weights (N, 4)) of the four vertices around each uv."""
+    pos = uv.astype(np.float32) * np.float32(level["scale"]) + np.float32(0.5)
+    cell = np.floor(pos)
+    w = (pos - cell).astype(np.float64)
+    p = cell.astype(np.int64)
+    entries = np.stack([hash_grid_index(level, p[:, 0] + dx, p[:, 1] + dy) for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1))], 1)
+    weights = np.stack([(1 - w[:, 0]) * (1 - w[:, 1]), w[:, 0] * (1 - w[:, 1]), (1 - w[:, 0]) * w[:, 1],
+                        w[:, 0] * w[:, 1]], 1)
+    return entries, weights
+
+
+def hash_grid_encode(uv: np.ndarray, table: np.ndarray, encoding) -> np.ndarray:
+    f = encoding.n_features_per_level
+    table = table.reshape(-1, f).astype(np.float64)
+    out = []
+    for level in encoding.levels():
+        entries, weights = hash_grid_corners(uv, level)
+        out.append((table[entries] * weights[:, :, None]).sum(1))  # (N, F)
+    return np.concatenate(out, 1)
+
+
+def hash_grid_backward(uv: np.ndarray, d_features: np.ndarray, encoding) -> np.ndarray:
+    """Table gradient of sum(d_features * features)."""
+    f = encoding.n_features_per_level
+    grad = np.zeros((encoding.parameter_count // f, f))
+    for l, level in enumerate(encoding.levels()):
+        entries, weights = hash_grid_corners(uv, level)
+        for k in range(4):
+            np.add.at(grad, entries[:, k], weights[:, k, None] * d_features[:, l * f:(l + 1) * f])
+    return grad.reshape(-1)

@@ -69,7 +69,9 @@ def test_unknown_encoding_and_bad_parameters_are_rejected():
 
 
 def test_every_encoding_is_covered():
-    assert {e.otype for e in ENCODING_CASES} == set(ENCODINGS.names())
+    # encodings with parameters are checked in their own test file (test_hash_grid.py)
+    trainable = {"hash_grid"}
+    assert {e.otype for e in ENCODING_CASES} | trainable == set(ENCODINGS.names())
 
 
 def test_one_blob_bins_sum_to_one_and_must_be_a_power_of_two():

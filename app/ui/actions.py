@@ -18,7 +18,7 @@ from ..optimizers import OptimizerConfig
 from ..preset import Preset, load_preset, save_preset
 from ..texture import load_image, save_image
 from ..weights_io import WeightsFile, load_weights, save_weights
-from .engine import apply_live, defer, request_build
+from .engine import apply_live, defer, request_build, submit_encoder
 from .state import AppState, Texture
 
 PRESET_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -248,12 +248,19 @@ def describe_network(preset: Preset) -> str:
 
 
 def export_prediction(state: AppState, path: str | Path) -> None:
+    """Renders the prediction at the texture's size and writes it, without waiting on the device."""
     path = Path(path).expanduser()
 
     def task():
-        if state.trainer is None or state.texture is None:
+        tr = state.trainer
+        if tr is None or state.texture is None:
             raise StudioError("no network to export yet")
-        save_image(path, state.trainer.prediction(state.texture.size))
-        w, h = state.texture.size
-        state.report(f"exported the prediction to {path} ({w}x{h})")
+        size = state.texture.size
+        enc = state.device.create_command_encoder()
+        views = tr.append_render(enc, size)
+
+        def write():
+            save_image(path, views["prediction"].to_numpy()[:, :, :3])
+            state.report(f"exported the prediction to {path} ({size[0]}x{size[1]})")
+        submit_encoder(state, enc, write)
     defer(state, "export", task)

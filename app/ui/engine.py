@@ -120,11 +120,13 @@ def tick(state: AppState, frame_dt: float) -> None:
             state.inflight.polls += 1
             return
         collect(state, frame_dt)
-    while state.device_tasks and state.build_request is None:
+    while state.device_tasks and state.build_request is None and state.inflight is None:
         label, task = state.device_tasks.pop(0)
         guarded(state, label, task)
-    if state.build_request is not None:
+    if state.build_request is not None and state.inflight is None:
         start_build(state)
+        return
+    if state.inflight is not None:  # a task submitted work of its own
         return
     if state.trainer is not None:
         guarded(state, "training", lambda: submit(state))
@@ -167,6 +169,12 @@ def apply_live(state: AppState) -> None:
     tr.set_transform(p.training.transform)
     if tr.batch != p.training.batch_size:
         tr.set_batch_size(p.training.batch_size)
+
+
+def submit_encoder(state: AppState, encoder, on_done: Callable[[], None]) -> None:
+    """Submits work recorded by a device task; ``on_done`` runs on the UI thread once the device is done."""
+    sid = state.device.submit_command_buffer(encoder.finish())
+    state.inflight = Submission(sid, 0, None, (0, 0), time.monotonic(), on_done=on_done)
 
 
 def submit(state: AppState) -> None:
@@ -212,6 +220,8 @@ def collect(state: AppState, frame_dt: float) -> None:
         elapsed = time.monotonic() - sub.submitted
         state.pacing.render_cost += 0.3 * (elapsed - state.pacing.render_cost)
     adapt_pacing(state, sub, frame_dt)
+    if sub.on_done is not None:
+        guarded(state, "finishing", sub.on_done)
 
 
 def adapt_pacing(state: AppState, sub: Submission, frame_dt: float) -> None:

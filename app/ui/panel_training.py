@@ -37,7 +37,7 @@ def gui_training(state: AppState) -> None:
     changed, lr = imgui.slider_float("learning rate", opt.learning_rate, 1e-5, 1e-1, "%.2e",
                                      imgui.SliderFlags_.logarithmic | imgui.SliderFlags_.always_clamp)
     if changed and lr > 0:
-        actions.set_live(state, optimizer_params={"learning_rate": lr})
+        actions.set_live(state, optimizer_params={"learning_rate": float(f"{lr:.3g}")})
     chosen = combo("optimizer", opt.otype, OPTIMIZERS.names())
     if chosen:
         actions.set_live(state, optimizer=chosen)

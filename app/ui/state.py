@@ -117,6 +117,7 @@ class Submission:
     size: tuple[int, int]
     submitted: float
     polls: int = 0
+    on_done: Callable[[], None] | None = None   # e.g. writing an exported image once the device is done
 
 
 @dataclass

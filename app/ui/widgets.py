@@ -50,6 +50,8 @@ def _commit(state: AppState, label: str, value, shown, changed: bool, commit) ->
         state.edits[label] = shown
     if imgui.is_item_deactivated_after_edit():
         state.edits.pop(label, None)
+        if isinstance(shown, float):  # ImGui edits float32: 0.9 would come back as 0.8999999761581421
+            shown = float(f"{shown:.6g}")
         if shown != value:
             commit(shown)
     elif not imgui.is_item_active():

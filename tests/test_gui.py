@@ -70,6 +70,7 @@ def type_into(ctx, ref: str, text: str) -> None:
 
 
 def test_window(small_texture, tmp_path, artifacts):
+    import imageio.v3 as iio
     from imgui_bundle import imgui
     from app.preset import load_preset
     from app.ui.main import create_state
@@ -77,6 +78,7 @@ def test_window(small_texture, tmp_path, artifacts):
     state = create_state(texture=small_texture, preset_dir=tmp_path)
     state.preset = state.preset.with_training(batch_size=512)  # applied when the first network is swapped in
     weights = tmp_path / "w.ntsw"
+    exported = tmp_path / "prediction.png"
     not_an_image = tmp_path / "notes.txt"
     not_an_image.write_text("not an image\n")
     seen = {}
@@ -135,6 +137,13 @@ def test_window(small_texture, tmp_path, artifacts):
         wait_until(ctx, lambda: "loaded w.ntsw" in state.message.text, "the weights to load")
         next_render(ctx, state, "the loaded weights")
         np.testing.assert_array_equal(state.images.arrays["prediction"], saved_prediction)
+
+        # Export writes the prediction at the texture's size (64x64 here, as the views).
+        ctx.menu_click("//##MainMenuBar/File/Export prediction as PNG...")
+        ctx.item_input_value("**/File name", str(exported))
+        wait_until(ctx, lambda: "exported" in state.message.text, "the exported image")
+        expected = (np.clip(saved_prediction, 0, 1) * 255 + 0.5).astype(np.uint8)
+        np.testing.assert_array_equal(iio.imread(exported)[:, :, :3], expected)
 
         # A file that is not an image: a message in the window, the texture and the app stay.
         ctx.item_click("**/Open image...")

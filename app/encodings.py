@@ -180,20 +180,7 @@ class HashGridEncoding(Encoding):
     otype = "hash_grid"
     slang_file = "encodings/hash_grid.slang"
 
-    @classmethod
-    def from_config(cls, section: dict, where: str):
-        cfg = cls(n_levels=take(section, "n_levels", int, cls.n_levels, where, lo=1, hi=32),
-                  n_features_per_level=take(section, "n_features_per_level", int, cls.n_features_per_level, where,
-                                            choices=(1, 2, 4, 8)),
-                  log2_hashmap_size=take(section, "log2_hashmap_size", int, cls.log2_hashmap_size, where, lo=4, hi=24),
-                  base_resolution=take(section, "base_resolution", int, cls.base_resolution, where, lo=1, hi=4096),
-                  per_level_scale=take(section, "per_level_scale", float, cls.per_level_scale, where, lo=1.0, hi=4.0))
-        reject_unknown(section, where, ["otype", "n_levels", "n_features_per_level", "log2_hashmap_size",
-                                        "base_resolution", "per_level_scale"])
-        if cfg.output_dims > 128:
-            from .errors import StudioError
-            raise StudioError(f"{where}: n_levels x n_features_per_level = {cfg.output_dims} exceeds 128 inputs")
-        return cfg
+    from_config = classmethod(lambda cls, section, where: cls(**_table_config(cls, section, where)))
 
     def levels(self) -> list[dict]:
         """Per level: grid scale, resolution (vertices per side), table entries, first entry."""
@@ -233,6 +220,65 @@ class HashGridEncoding(Encoding):
         return {"otype": self.otype, "n_levels": self.n_levels, "n_features_per_level": self.n_features_per_level,
                 "log2_hashmap_size": self.log2_hashmap_size, "base_resolution": self.base_resolution,
                 "per_level_scale": self.per_level_scale}
+
+
+@ENCODINGS.register("permuto", "Permuto", "PermutoEncoding")
+@dataclass(frozen=True)
+class PermutoEncoding(Encoding):
+    """Trainable permutohedral lattice (PermutoSDF): 3 hashed lookups per level instead of a grid's 4."""
+    n_levels: int = 16
+    n_features_per_level: int = 2
+    log2_hashmap_size: int = 15
+    base_resolution: int = 16
+    per_level_scale: float = 1.5
+    otype = "permuto"
+    slang_file = "encodings/permuto.slang"
+
+    from_config = classmethod(lambda cls, section, where: cls(**_table_config(cls, section, where)))
+
+    def levels(self) -> list[dict]:
+        """Per level: lattice scale and the fixed shift that keeps levels' lattices from aligning."""
+        golden = (0.6180339887498949, 0.7548776662466927)
+        return [{"scale": self.base_resolution * self.per_level_scale ** l,
+                 "shift": (3.0 * ((l * golden[0]) % 1.0), 3.0 * ((l * golden[1]) % 1.0)),
+                 "size": 1 << self.log2_hashmap_size, "offset": l << self.log2_hashmap_size}
+                for l in range(self.n_levels)]
+
+    @property
+    def output_dims(self) -> int:
+        return self.n_levels * self.n_features_per_level
+
+    @property
+    def parameter_count(self) -> int:
+        return (self.n_levels << self.log2_hashmap_size) * self.n_features_per_level
+
+    initial_parameters = HashGridEncoding.initial_parameters
+
+    def defines(self) -> dict[str, str]:
+        levels = self.levels()
+        return {"NTS_PL_LEVELS": str(self.n_levels), "NTS_PL_FEATURES": str(self.n_features_per_level),
+                "NTS_PL_SCALE": ", ".join(repr(v["scale"]) for v in levels),
+                "NTS_PL_SHIFT_X": ", ".join(repr(v["shift"][0]) for v in levels),
+                "NTS_PL_SHIFT_Y": ", ".join(repr(v["shift"][1]) for v in levels),
+                "NTS_PL_SIZE": str(1 << self.log2_hashmap_size)}
+
+    to_config = HashGridEncoding.to_config
+
+
+def _table_config(cls, section: dict, where: str) -> dict:
+    """The level parameters shared by the table encodings (hash grid, permutohedral lattice)."""
+    cfg = {"n_levels": take(section, "n_levels", int, cls.n_levels, where, lo=1, hi=32),
+           "n_features_per_level": take(section, "n_features_per_level", int, cls.n_features_per_level, where,
+                                        choices=(1, 2, 4, 8)),
+           "log2_hashmap_size": take(section, "log2_hashmap_size", int, cls.log2_hashmap_size, where, lo=4, hi=24),
+           "base_resolution": take(section, "base_resolution", int, cls.base_resolution, where, lo=1, hi=4096),
+           "per_level_scale": take(section, "per_level_scale", float, cls.per_level_scale, where, lo=1.0, hi=4.0)}
+    reject_unknown(section, where, ["otype", *cfg])
+    if cfg["n_levels"] * cfg["n_features_per_level"] > 128:
+        from .errors import StudioError
+        raise StudioError(f"{where}: n_levels x n_features_per_level = "
+                          f"{cfg['n_levels'] * cfg['n_features_per_level']} exceeds 128 inputs")
+    return cfg
 
 
 def encoding_from_config(section: object, where: str = "encoding") -> Encoding:

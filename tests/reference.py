@@ -192,21 +192,69 @@ def hash_grid_corners(uv: np.ndarray, level: dict):
 
 
 def hash_grid_encode(uv: np.ndarray, table: np.ndarray, encoding) -> np.ndarray:
-    f = encoding.n_features_per_level
-    table = table.reshape(-1, f).astype(np.float64)
-    out = []
-    for level in encoding.levels():
-        entries, weights = hash_grid_corners(uv, level)
-        out.append((table[entries] * weights[:, :, None]).sum(1))  # (N, F)
-    return np.concatenate(out, 1)
+    return table_encode(uv, table, encoding, hash_grid_corners)
 
 
 def hash_grid_backward(uv: np.ndarray, d_features: np.ndarray, encoding) -> np.ndarray:
     """Table gradient of sum(d_features * features)."""
+    return table_backward(uv, d_features, encoding, hash_grid_corners)
+
+
+def permuto_simplex(p: np.ndarray):
+    """Enclosing simplex of 2D points on the A2* permutohedral lattice (Adams et al. 2010), float64.
+    Returns (elevated (N,3), vertex keys (N,3,3) in elevated coordinates, barycentric weights (N,3))."""
+    n = p.shape[0]
+    cf1, cf0 = p[:, 1] / np.sqrt(6), p[:, 0] / np.sqrt(2)
+    e = np.stack([cf1 + cf0, cf1 - cf0, -2 * cf1], 1)
+    up, down = np.ceil(e / 3) * 3, np.floor(e / 3) * 3
+    rem0 = np.where(up - e < e - down, up, down).astype(np.int64)
+    total = (rem0 // 3).sum(1)
+    diff = e - rem0
+    rank = np.zeros((n, 3), np.int64)
+    for i in range(2):
+        for j in range(i + 1, 3):
+            less = diff[:, i] < diff[:, j]
+            rank[:, i] += less
+            rank[:, j] += ~less
+    for i in range(3):
+        pos = (total > 0) & (rank[:, i] >= 3 - total)
+        neg = (total < 0) & (rank[:, i] < -total)
+        rem0[:, i] = np.where(pos, rem0[:, i] - 3, np.where(neg, rem0[:, i] + 3, rem0[:, i]))
+        rank[:, i] = np.where(pos, rank[:, i] + total - 3, np.where(neg, rank[:, i] + 3 + total, rank[:, i] + total))
+    b = np.zeros((n, 4))
+    rows = np.arange(n)
+    for i in range(3):
+        delta = (e[:, i] - rem0[:, i]) / 3
+        np.add.at(b, (rows, 2 - rank[:, i]), delta)
+        np.add.at(b, (rows, 3 - rank[:, i]), -delta)
+    b[:, 0] += 1 + b[:, 3]
+    keys = np.stack([rem0 + k - np.where(rank > 2 - k, 3, 0) for k in range(3)], 1)  # (N, vertex, coord)
+    return e, keys, b[:, :3]
+
+
+def permuto_corners(uv: np.ndarray, level: dict):
+    p = uv.astype(np.float32).astype(np.float64) * level["scale"] + np.array(level["shift"])
+    _, keys, weights = permuto_simplex(p)
+    k0, k1 = _u32(keys[:, :, 0].astype(np.uint64)), _u32(keys[:, :, 1].astype(np.uint64))
+    h = _u32(k0 ^ _u32(k1 * HASH_PRIME))
+    return level["offset"] + (h % np.uint64(level["size"])).astype(np.int64), weights
+
+
+def table_encode(uv, table, encoding, corners):
+    f = encoding.n_features_per_level
+    table = table.reshape(-1, f).astype(np.float64)
+    out = []
+    for level in encoding.levels():
+        entries, weights = corners(uv, level)
+        out.append((table[entries] * weights[:, :, None]).sum(1))
+    return np.concatenate(out, 1)
+
+
+def table_backward(uv, d_features, encoding, corners):
     f = encoding.n_features_per_level
     grad = np.zeros((encoding.parameter_count // f, f))
     for l, level in enumerate(encoding.levels()):
-        entries, weights = hash_grid_corners(uv, level)
-        for k in range(4):
+        entries, weights = corners(uv, level)
+        for k in range(entries.shape[1]):
             np.add.at(grad, entries[:, k], weights[:, k, None] * d_features[:, l * f:(l + 1) * f])
     return grad.reshape(-1)

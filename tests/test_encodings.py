@@ -69,8 +69,8 @@ def test_unknown_encoding_and_bad_parameters_are_rejected():
 
 
 def test_every_encoding_is_covered():
-    # encodings with parameters are checked in their own test file (test_hash_grid.py)
-    trainable = {"hash_grid"}
+    # encodings with parameters are checked in their own test file (test_table_encodings.py)
+    trainable = {"hash_grid", "permuto"}
     assert {e.otype for e in ENCODING_CASES} | trainable == set(ENCODINGS.names())
 
 

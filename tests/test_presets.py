@@ -25,4 +25,4 @@ def test_preset_trains(device, tiny_image, name):
 
 def test_reference_presets_are_bundled():
     assert {"rtxns-simple-training", "drjit-triencode", "drjit-hashgrid", "tinn-frequency", "tcnn-hash",
-            "tcnn-oneblob"} <= set(available_presets())
+            "tcnn-oneblob", "drjit-permuto"} <= set(available_presets())

@@ -1,9 +1,10 @@
-"""The trainable hash grid encoding against numpy: index function, forward, table gradients."""
+"""The trainable table encodings (hash grid, permutohedral lattice) against numpy: index functions,
+lattice geometry, forward, table gradients (analytic and finite differences), learning."""
 import numpy as np
 import pytest
 
 import reference as ref
-from app.encodings import HashGridEncoding
+from app.encodings import HashGridEncoding, PermutoEncoding
 from app.losses import LossConfig
 from app.network import NetworkConfig
 from app.preset import Preset, TrainingConfig
@@ -12,18 +13,22 @@ from app.trainer import Trainer
 # Levels 0 and 1 fit their 64-entry tables (dense), the rest are hashed.
 GRID = HashGridEncoding(n_levels=5, n_features_per_level=2, log2_hashmap_size=6, base_resolution=4,
                         per_level_scale=2.0)
+LATTICE = PermutoEncoding(n_levels=4, n_features_per_level=2, log2_hashmap_size=7, base_resolution=3,
+                          per_level_scale=2.0)
+TABLES = {"hash_grid": (GRID, ref.hash_grid_corners), "permuto": (LATTICE, ref.permuto_corners)}
 NET = NetworkConfig(16, 1, "relu", "none")
 BATCH = 150
 
 
-@pytest.fixture(scope="module")
-def trainer(device, small_image):
-    t = Trainer(device, small_image, Preset(encoding=GRID, network=NET, loss=LossConfig("l2"),
+@pytest.fixture(scope="module", params=list(TABLES))
+def trainer(request, device, small_image):
+    encoding, _ = TABLES[request.param]
+    t = Trainer(device, small_image, Preset(encoding=encoding, network=NET, loss=LossConfig("l2"),
                                             training=TrainingConfig(batch_size=BATCH, seed=5)))
     # a table with structure (the initial one is within 1e-4 of zero)
     rng = np.random.default_rng(2)
     params = t.parameters()
-    params[t.layout.parameter_count:] = rng.uniform(-1, 1, GRID.parameter_count)
+    params[t.layout.parameter_count:] = rng.uniform(-1, 1, encoding.parameter_count)
     t.set_parameters(params)
     return t
 
@@ -44,9 +49,13 @@ def test_hash_index_matches_reference():
     assert list(ref.hash_grid_index(dense, np.array([3]), np.array([2]))) == [dense["offset"] + 3 + 2 * 8]
 
 
+def corners_of(trainer):
+    return TABLES[trainer.encoding.otype][1]
+
+
 def numpy_loss_and_inputs(trainer, params, uv, image):
     table = params[trainer.layout.parameter_count:]
-    x = ref.hash_grid_encode(uv, table, GRID)
+    x = ref.table_encode(uv, table, trainer.encoding, corners_of(trainer))
     layers = trainer.layout.layers_of(params[:trainer.layout.parameter_count].astype(np.float64))
     y, cache = ref.forward(layers, x, NET.activation, NET.output_activation, 0.0)
     t = ref.fetch(image, uv)
@@ -66,7 +75,7 @@ def test_forward_and_table_gradient_match_numpy(trainer, small_image):
         h, z = cache[i]
         d = d * ref.act_grad(NET.output_activation if i == len(layers) - 1 else NET.activation, z, 0.0)
         d = d @ layers[i][0].astype(np.float64)
-    g_table = ref.hash_grid_backward(uv, d, GRID)
+    g_table = ref.table_backward(uv, d, trainer.encoding, corners_of(trainer))
     n = trainer.layout.parameter_count
     scale = np.abs(g_table).max()
     np.testing.assert_allclose(g_gpu[n:], g_table, rtol=1e-3, atol=1e-4 * scale)
@@ -88,12 +97,40 @@ def test_table_gradient_equals_finite_differences(trainer, small_image):
         assert abs(g_gpu[i] - fd) <= 1e-3 * abs(fd) + 1e-7, (i, g_gpu[i], fd)
 
 
-def test_hash_grid_learns(device, small_image):
-    grid = HashGridEncoding(n_levels=4, n_features_per_level=2, log2_hashmap_size=8, base_resolution=4,
-                            per_level_scale=2.0)
-    t = Trainer(device, small_image, Preset(encoding=grid, network=NetworkConfig(16, 1, "relu", "sigmoid"),
+@pytest.mark.parametrize("otype", list(TABLES))
+def test_table_encoding_learns(device, small_image, otype):
+    encoding = type(TABLES[otype][0])(n_levels=4, n_features_per_level=2, log2_hashmap_size=8, base_resolution=4,
+                                      per_level_scale=2.0)
+    t = Trainer(device, small_image, Preset(encoding=encoding, network=NetworkConfig(16, 1, "relu", "sigmoid"),
                                             training=TrainingConfig(batch_size=512)))
     t.optimizer = type(t.optimizer)("adam", 1e-2, 0.9, 0.99, 1e-15)
     before = t.psnr()
     t.train(150)
     assert t.psnr() > before + 10, (before, t.psnr())
+
+
+def test_permutohedral_simplex_geometry():
+    rng = np.random.default_rng(3)
+    p = rng.uniform(-20, 20, (5000, 2))
+    elevated, keys, weights = ref.permuto_simplex(p)
+    # barycentric weights: a partition of unity, non-negative
+    np.testing.assert_allclose(weights.sum(1), 1.0, atol=1e-12)
+    assert weights.min() > -1e-12
+    # vertices are lattice points (coordinates sum to 0, all congruent mod 3) and reproduce the point
+    assert (keys.sum(2) == 0).all()
+    assert ((keys - keys[:, :, :1]) % 3 == 0).all()
+    np.testing.assert_allclose((weights[:, :, None] * keys).sum(1), elevated, atol=1e-9)
+
+
+def test_permutohedral_encoding_is_continuous_across_simplex_boundaries():
+    rng = np.random.default_rng(4)
+    table = rng.uniform(-1, 1, LATTICE.parameter_count)
+    uv = rng.uniform(0, 1, (4000, 2))
+    step = rng.normal(size=(4000, 2)) * 1e-7
+    a = ref.table_encode(uv, table, LATTICE, ref.permuto_corners)
+    b = ref.table_encode(uv + step, table, LATTICE, ref.permuto_corners)
+    # a jump at a simplex boundary would be O(1); a continuous interpolant moves by O(scale * |step|)
+    assert np.abs(a - b).max() < 1e-4
+    # and the points really do land in many different simplices
+    entries, _ = ref.permuto_corners(uv, LATTICE.levels()[3])
+    assert len(np.unique(np.sort(entries, 1), axis=0)) > 100

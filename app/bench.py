@@ -1,21 +1,25 @@
 """Benchmark: training throughput and quality of the Slang trainer next to PyTorch on the CPU, same run.
 
-    python -m app.bench [--preset rtxns-simple-training] [--size 256] [--batch 16384] [--steps 100]
+    python -m app.bench [--preset NAME[,NAME...]|all] [--size 256] [--batch 16384] [--steps 100] [--no-torch]
 
-Both train the same network (encoding, widths, activations, Adam, L2) on the same texture for the same
-number of samples; PyTorch runs in float32 on the CPU (its float16 CPU path is not a fair reference).
-Prints samples/s, PSNR after the fixed sample count, inference pixels/s, and the ratios. Timings never
-decide a test; this is a script for people.
+Both train the same network (encoding, widths, activations, Adam, loss) on the same texture for the same
+number of samples; PyTorch runs in float32 on the CPU (its float16 CPU path is not a fair reference) and
+implements the identity, frequency and hash-grid encodings (other presets get no PyTorch row). Prints
+samples/s, PSNR after the fixed sample count, inference pixels/s, and the ratios. Timings never decide a
+test; this is a script for people.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import platform
 import time
 from dataclasses import replace
 
 import numpy as np
+
+from pathlib import Path
 
 from .device import create_device
 from .preset import load_preset
@@ -41,43 +45,82 @@ def bench_slang(image, preset, steps, warmup=3):
             "samples_per_s": steps * trainer.batch / seconds, "psnr": psnr, "infer_px_per_s": infer_rate}
 
 
+def _torch_encoder(torch, enc):
+    """The preset's encoding in PyTorch (frequency, identity, hash grid), or None."""
+    if enc.otype == "identity":
+        return lambda uv: uv, []
+    if enc.otype == "frequency":
+        scales = torch.tensor([math.pi * 2.0 ** k for k in range(enc.n_frequencies)])
+
+        def frequency(uv):
+            phase = uv[:, :, None] * scales  # (B, 2, F)
+            return torch.stack([phase.sin(), phase.cos()], -1).reshape(uv.shape[0], -1)
+        return frequency, []
+    if enc.otype == "hash_grid":
+        f = enc.n_features_per_level
+        table = torch.nn.Parameter(torch.from_numpy(enc.initial_parameters(0).reshape(-1, f)))
+        levels = enc.levels()
+
+        def hash_grid(uv):
+            out = []
+            for lv in levels:
+                pos = uv * lv["scale"] + 0.5
+                cell = pos.floor()
+                w = pos - cell
+                p = cell.long()
+                feats = 0
+                for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+                    x, y = p[:, 0] + dx, p[:, 1] + dy
+                    if lv["dense"]:
+                        idx = x + y * lv["resolution"]
+                    else:
+                        idx = (x ^ ((y * 2654435761) & 0xFFFFFFFF)) & 0xFFFFFFFF
+                    idx = lv["offset"] + idx % lv["size"]
+                    wx = w[:, 0] if dx else 1 - w[:, 0]
+                    wy = w[:, 1] if dy else 1 - w[:, 1]
+                    feats = feats + (wx * wy)[:, None] * table[idx]
+                out.append(feats)
+            return torch.cat(out, 1)
+        return hash_grid, [table]
+    return None
+
+
 def bench_torch(image, preset, steps):
+    """The same network and training loop in PyTorch on the CPU; None without torch or for an encoding
+    this reference does not implement."""
     try:
         import torch
     except ImportError:
         return None
     net_cfg, enc = preset.network, preset.encoding
-    acts = {"relu": torch.nn.ReLU(), "leaky_relu": torch.nn.LeakyReLU(net_cfg.leaky_relu_alpha),
-            "sigmoid": torch.nn.Sigmoid(), "tanh": torch.nn.Tanh(), "none": torch.nn.Identity()}
+    encoder = _torch_encoder(torch, enc)
+    acts = {"relu": torch.nn.ReLU, "leaky_relu": lambda: torch.nn.LeakyReLU(net_cfg.leaky_relu_alpha),
+            "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "none": torch.nn.Identity}
+    if encoder is None or net_cfg.activation not in acts or net_cfg.output_activation not in acts:
+        return None
+    encode, encoding_params = encoder
     torch.manual_seed(preset.training.seed)
     dims = [enc.output_dims] + [net_cfg.n_neurons] * net_cfg.n_hidden_layers + [3]
     layers = []
     for i in range(len(dims) - 1):
         layers.append(torch.nn.Linear(dims[i], dims[i + 1], bias=net_cfg.bias))
-        last = i == len(dims) - 2
-        layers.append(acts[net_cfg.output_activation if last else net_cfg.activation])
+        layers.append(acts[net_cfg.output_activation if i == len(dims) - 2 else net_cfg.activation]())
     model = torch.nn.Sequential(*layers)
     opt_cfg = preset.optimizer
-    opt = torch.optim.Adam(model.parameters(), lr=opt_cfg.learning_rate, betas=(opt_cfg.beta1, opt_cfg.beta2),
-                           eps=opt_cfg.epsilon)
-    n_freq = getattr(enc, "n_frequencies", 0)
-    scales = torch.tensor([math.pi * 2.0 ** k for k in range(n_freq)])
-
-    def encode(uv):
-        if not n_freq:
-            return uv
-        phase = uv[:, :, None] * scales  # (B, 2, F)
-        return torch.stack([phase.sin(), phase.cos()], -1).reshape(uv.shape[0], -1)
-
+    opt = torch.optim.Adam(list(model.parameters()) + encoding_params, lr=opt_cfg.learning_rate,
+                           betas=(opt_cfg.beta1, opt_cfg.beta2), eps=opt_cfg.epsilon, weight_decay=opt_cfg.l2_reg)
     target = torch.from_numpy(image)
     h, w = image.shape[:2]
     batch = preset.training.batch_size
+    relative = preset.loss.otype == "relative_l2"
 
     def step():
         uv = torch.rand(batch, 2)
         x = (uv[:, 0] * w).long().clamp(max=w - 1)
         y = (uv[:, 1] * h).long().clamp(max=h - 1)
-        loss = ((model(encode(uv)) - target[y, x]) ** 2).mean()
+        pred = model(encode(uv))
+        err = (pred - target[y, x]) ** 2
+        loss = (err / (pred.detach() ** 2 + 0.01) if relative else err).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -101,7 +144,8 @@ def bench_torch(image, preset, steps):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--preset", default="rtxns-simple-training")
+    p.add_argument("--preset", default="rtxns-simple-training", help="a preset, several (comma-separated) or 'all'")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
     p.add_argument("--texture", default=None, help="default: textures/chelsea.png")
     p.add_argument("--size", type=int, default=256, help="texture resampled to SIZE x SIZE")
     p.add_argument("--batch", type=int, default=16384)
@@ -109,26 +153,26 @@ def main(argv=None) -> int:
     p.add_argument("--precision", choices=["preset", "float32", "float16"], default="preset")
     args = p.parse_args(argv)
     from .device import SHADER_DIR
+    from .preset import available_presets
     texture = args.texture or str(SHADER_DIR.parent / "textures" / "chelsea.png")
     image = load_image(texture, (args.size, args.size))
-    preset = load_preset(args.preset).with_training(batch_size=args.batch)
-    if args.precision != "preset":
-        preset = replace(preset, network=replace(preset.network, precision=args.precision))
-    samples = args.steps * args.batch
-    print(f"preset {preset.name}: {preset.encoding.otype} -> {preset.network.n_hidden_layers} x "
-          f"{preset.network.n_neurons} {preset.network.activation} -> 3 {preset.network.output_activation}; "
-          f"texture {args.size}x{args.size}; batch {args.batch}; {args.steps} steps = {samples:,} samples; "
-          f"host {platform.machine()} with {__import__('os').cpu_count()} CPUs")
-    rows = [bench_slang(image, preset, args.steps), bench_torch(image, preset, args.steps)]
-    print(f"{'implementation':58s} {'train samples/s':>16s} {'PSNR dB':>8s} {'infer px/s':>12s}")
-    for r in rows:
-        if r:
-            print(f"{r['name']:58s} {r['samples_per_s']:16,.0f} {r['psnr']:8.2f} {r['infer_px_per_s']:12,.0f}")
-    if rows[1] is None:
-        print("(PyTorch not installed: `pip install torch==2.13.0` into .venv for the reference column)")
-    else:
-        print(f"ratio slang/pytorch: training {rows[0]['samples_per_s'] / rows[1]['samples_per_s']:.2f}x, "
-              f"inference {rows[0]['infer_px_per_s'] / rows[1]['infer_px_per_s']:.2f}x")
+    names = available_presets() if args.preset == "all" else args.preset.split(",")
+    print(f"texture {Path(texture).name} at {args.size}x{args.size}; batch {args.batch}; {args.steps} steps = "
+          f"{args.steps * args.batch:,} samples per run; host {platform.machine()} with {os.cpu_count()} CPUs")
+    print(f"{'preset':22s} {'implementation':52s} {'train samples/s':>16s} {'PSNR dB':>8s} {'infer px/s':>12s}")
+    for name in names:
+        preset = load_preset(name).with_training(batch_size=args.batch)
+        if args.precision != "preset":
+            preset = replace(preset, network=replace(preset.network, precision=args.precision))
+        rows = [bench_slang(image, preset, args.steps), None if args.no_torch else bench_torch(image, preset, args.steps)]
+        for r in rows:
+            if r:
+                print(f"{name:22s} {r['name']:52s} {r['samples_per_s']:16,.0f} {r['psnr']:8.2f} "
+                      f"{r['infer_px_per_s']:12,.0f}", flush=True)
+        if rows[1]:
+            print(f"{name:22s} {'ratio slang / pytorch':52s} {rows[0]['samples_per_s'] / rows[1]['samples_per_s']:15.2f}x"
+                  f" {rows[0]['psnr'] - rows[1]['psnr']:+7.2f}  {rows[0]['infer_px_per_s'] / rows[1]['infer_px_per_s']:11.2f}x",
+                  flush=True)
     return 0
 
 

@@ -199,7 +199,7 @@ def save_weights_to(state: AppState, path: str | Path) -> None:
                  "adapter": tr.info.adapter}
         size = state.texture.size if state.texture else (0, 0)
         save_weights(path, WeightsFile(current_preset(state), tr.parameters(), size, tr.transform, stats))
-        state.report(f"saved weights {path} ({tr.layout.parameter_count:,} parameters, step {tr.step})")
+        state.report(f"saved weights {path} ({tr.parameter_count:,} parameters, step {tr.step})")
     defer(state, "save weights", task)
 
 
@@ -235,7 +235,7 @@ def _use_weights(state: AppState, path: Path, weights: WeightsFile) -> None:
     state.history.clear()
     state.render_requested = True
     steps = weights.stats.get("steps", "?")
-    state.report(f"loaded {path.name} ({tr.layout.parameter_count:,} parameters, trained {steps} steps); "
+    state.report(f"loaded {path.name} ({tr.parameter_count:,} parameters, trained {steps} steps); "
                  f"training paused, Space resumes")
 
 

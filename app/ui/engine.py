@@ -153,7 +153,7 @@ def finish_build(state: AppState) -> None:
     state.training = True  # a new network starts learning; loading weights pauses it again below
     state.pacing.steps = 1.0
     state.pacing.configure(tr.info.software)
-    state.report(job.note or f"{job.request.reason}: {tr.layout.parameter_count:,} parameters, "
+    state.report(job.note or f"{job.request.reason}: {tr.parameter_count:,} parameters, "
                  f"{tr.mlp_path} MLP, compiled in {job.seconds:.1f} s", error=bool(job.note))
     if job.request.after is not None:
         guarded(state, job.request.reason, lambda: job.request.after(tr))

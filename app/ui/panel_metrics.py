@@ -60,13 +60,15 @@ def _gui_counters(state: AppState) -> None:
         return
     tex_w, tex_h = state.texture.size
     rate = tr.samples_seen / tr.train_seconds if tr.train_seconds > 0 else 0.0
-    param_bytes = tr.layout.parameter_count * (2 if tr.network.half else 4)
+    mlp, enc = tr.layout.parameter_count, tr.encoding.parameter_count
+    param_bytes = mlp * (2 if tr.network.half else 4) + enc * 4  # trainable encodings keep float32 tables
     texture_bytes = tex_w * tex_h * 3
     _row("steps", f"{tr.step:,}  ({tr.samples_seen / (tex_w * tex_h):.2f} epochs)")
     _row("samples/s", f"{rate:,.0f}")
     _row("elapsed", human_seconds(tr.train_seconds))
     _row("loss / PSNR", f"{state.history.loss.last():.5f} / {state.history.psnr.last():.2f} dB")
-    _row("parameters", f"{tr.layout.parameter_count:,} = {human_bytes(param_bytes)} ({tr.network.precision})")
+    _row("parameters", f"{mlp + enc:,} = {human_bytes(param_bytes)} ({tr.network.precision} MLP"
+                       + (f", {enc:,} in the encoding)" if enc else ")"))
     _row("texture", f"{tex_w}x{tex_h} = {human_bytes(texture_bytes)} (8-bit RGB)")
     _row("compression", f"{texture_bytes / param_bytes:.1f} : 1")
     _row("device", tr.info.adapter)

@@ -95,4 +95,4 @@ def _gui_build_status(state: AppState) -> None:
     elif state.build_request is not None:
         imgui.text_colored(INFO_COLOR, "compile queued...")
     elif state.trainer is not None:
-        imgui.text_colored(DIM_COLOR, f"{state.trainer.layout.parameter_count:,} parameters")
+        imgui.text_colored(DIM_COLOR, f"{state.trainer.parameter_count:,} parameters")

@@ -67,8 +67,9 @@ def _gui_counters(state: AppState) -> None:
     _row("samples/s", f"{rate:,.0f}")
     _row("elapsed", human_seconds(tr.train_seconds))
     _row("loss / PSNR", f"{state.history.loss.last():.5f} / {state.history.psnr.last():.2f} dB")
-    _row("parameters", f"{mlp + enc:,} = {human_bytes(param_bytes)} ({tr.network.precision} MLP"
-                       + (f", {enc:,} in the encoding)" if enc else ")"))
+    _row("parameters", f"{mlp + enc:,} = {human_bytes(param_bytes)}" + ("" if enc else f" ({tr.network.precision})"))
+    if enc:
+        _row("MLP / encoding", f"{mlp:,} {tr.network.precision} / {enc:,} float32")
     _row("texture", f"{tex_w}x{tex_h} = {human_bytes(texture_bytes)} (8-bit RGB)")
     _row("compression", f"{texture_bytes / param_bytes:.1f} : 1")
     _row("device", tr.info.adapter)

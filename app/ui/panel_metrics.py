@@ -31,16 +31,18 @@ def gui_metrics(state: AppState) -> None:
 
 def _plot(state: AppState, title: str, curve: Curve, size, log: bool) -> None:
     x_label = "step" if state.history.x_axis == "steps" else "training time (s)"
+    ys = np.asarray(curve.values, np.float64)
+    xs = np.asarray(curve.steps if state.history.x_axis == "steps" else curve.seconds, np.float64)
+    ok = np.isfinite(ys) & ((ys > 0) if log else True)
     if implot.begin_plot(title, size, implot.Flags_.no_legend):
-        fit = implot.AxisFlags_.auto_fit
+        fit = implot.AxisFlags_.auto_fit if ok.any() else 0
         implot.setup_axes(x_label, "", fit, fit)
         if log:
             implot.setup_axis_scale(implot.ImAxis_.y1, implot.Scale_.log10)
-        ys = np.asarray(curve.values, np.float64)
-        xs = np.asarray(curve.steps if state.history.x_axis == "steps" else curve.seconds, np.float64)
-        ok = np.isfinite(ys) & ((ys > 0) if log else True)
         if ok.any():
             implot.plot_line(title.split(" ")[0].lower(), np.ascontiguousarray(xs[ok]), np.ascontiguousarray(ys[ok]))
+        else:  # an empty log axis would span 1e-300..1
+            implot.setup_axes_limits(0, 1, 1e-3 if log else 0, 1, implot.Cond_.always)
         implot.end_plot()
 
 

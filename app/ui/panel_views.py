@@ -17,7 +17,12 @@ def gui_views(state: AppState) -> None:
     gui_message(state)
     images = state.images
     if not images.arrays:
-        imgui.text("compiling the network..." if state.build else "waiting for the first render...")
+        if state.build is not None or state.build_request is not None:
+            imgui.text("compiling the network...")
+        elif state.trainer is None:
+            imgui.text("no network: see the message above")
+        else:
+            imgui.text("rendering...")
         return
     _upload(state)
     names = VIEW_NAMES if state.view.mode == "side by side" else (state.view.mode,)

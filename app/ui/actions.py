@@ -35,7 +35,7 @@ def read_texture(path: str | Path) -> Texture:
         props = iio.improps(path)
         shape = props.shape
         channels = shape[-1] if len(shape) >= 3 and shape[-1] <= 4 else 1
-        bits = {1: "8-bit", 2: "16-bit", 4: "32-bit"}.get(props.dtype.itemsize, str(props.dtype))
+        bits = f"{props.dtype.itemsize * 8}-bit" + (" float" if props.dtype.kind == "f" else "")
     except Exception:  # the image loaded; only the description is unavailable
         pass
     return Texture(path.name, image, path, channels, bits)

@@ -96,15 +96,17 @@ def defer(state: AppState, label: str, task: Callable[[], None]) -> None:
     state.device_tasks.append((label, task))
 
 
-def guarded(state: AppState, label: str, task: Callable[[], None]) -> None:
-    """Runs ``task``; a StudioError (or a bug) becomes a message in the window."""
+def guarded(state: AppState, label: str, task: Callable[[], None]) -> bool:
+    """Runs ``task``; a StudioError (or a bug) becomes a message in the window. True if it succeeded."""
     try:
         task()
+        return True
     except StudioError as err:
         state.report(str(err), error=True)
     except Exception as err:
         traceback.print_exc()
         state.report(f"internal error in {label}: {err!r}", error=True)
+    return False
 
 
 def tick(state: AppState, frame_dt: float) -> None:
@@ -119,7 +121,8 @@ def tick(state: AppState, frame_dt: float) -> None:
         if not state.device.is_submit_finished(state.inflight.id):
             state.inflight.polls += 1
             return
-        collect(state, frame_dt)
+        if not guarded(state, "reading results", lambda: collect(state, frame_dt)):
+            state.training = False
     while state.device_tasks and state.build_request is None and state.inflight is None:
         label, task = state.device_tasks.pop(0)
         guarded(state, label, task)
@@ -128,8 +131,8 @@ def tick(state: AppState, frame_dt: float) -> None:
         return
     if state.inflight is not None:  # a task submitted work of its own
         return
-    if state.trainer is not None:
-        guarded(state, "training", lambda: submit(state))
+    if state.trainer is not None and not guarded(state, "training", lambda: submit(state)):
+        state.training = state.render_requested = False  # do not repeat a failing submission every frame
 
 
 def start_build(state: AppState) -> None:

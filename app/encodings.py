@@ -1,58 +1,72 @@
 """Input encodings: how a UV becomes the network's input vector.
 
 Each encoding is a Python class beside a Slang file in shaders/encodings/ that defines
-``ENCODING_DIMS`` and ``float4 encode_chunk(float2 uv, uint chunk)``. The MLP code only sees those two,
-so new encodings (trainable ones included) slot in without touching it: a trainable encoding adds its
-parameter buffer through ``parameter_count`` and a backward function in its Slang file.
+``ENCODING_DIMS``, ``float4 encode_chunk(float2 uv, uint chunk)`` and ``encode_backward_chunk``. The MLP
+code only sees those, so new encodings slot in without touching it. Encodings with trainable
+parameters (hash grid, permutohedral lattice) report ``parameter_count`` and their initial values; the
+trainer gives them a table, a gradient and optimizer state (app/encoding_state.py).
+
+A class declares its hyperparameters once (``hyperparameters``: key -> type, range and the Slang
+define that carries it); parsing, validation, the config written back and the defines follow from it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
+
+from .errors import StudioError
 from .registry import Registry, reject_unknown, take
 
 ENCODINGS = Registry("encoding")
 
 
 class Encoding:
-    otype: str = ""
-    slang_file: str = ""
+    otype = ""
+    slang_file = ""
+    # key -> (type, lowest, highest, Slang define or None); a dataclass field of the same name holds it
+    hyperparameters: dict = {}
+
+    @classmethod
+    def from_config(cls, section: dict, where: str) -> "Encoding":
+        values = {key: take(section, key, kind, getattr(cls, key), where, lo=lo, hi=hi)
+                  for key, (kind, lo, hi, _) in cls.hyperparameters.items()}
+        reject_unknown(section, where, ["otype", *cls.hyperparameters])
+        encoding = cls(**values)
+        encoding.validate(where)
+        return encoding
+
+    def validate(self, where: str) -> None:
+        """Checks that involve more than one value's range."""
+
+    def to_config(self) -> dict:
+        return {"otype": self.otype, **{key: getattr(self, key) for key in self.hyperparameters}}
+
+    def defines(self) -> dict[str, str]:
+        return {define: repr(getattr(self, key)) for key, (_, _, _, define) in self.hyperparameters.items() if define}
 
     @property
     def output_dims(self) -> int:
         raise NotImplementedError
-
-    def defines(self) -> dict[str, str]:
-        return {}
-
-    def to_config(self) -> dict:
-        return {"otype": self.otype}
 
     @property
     def parameter_count(self) -> int:
         """Trainable parameters of the encoding itself (0: a fixed function of the UV)."""
         return 0
 
-    def initial_parameters(self, seed: int):
+    def initial_parameters(self, seed: int) -> np.ndarray:
         """Seeded initial values of the trainable parameters (float32, parameter_count of them)."""
-        import numpy as np
         return np.zeros(0, np.float32)
 
 
 @ENCODINGS.register("identity", "Identity")
 @dataclass(frozen=True)
 class IdentityEncoding(Encoding):
+    """The network sees (u, v) as they are."""
     otype = "identity"
     slang_file = "encodings/identity.slang"
-
-    @classmethod
-    def from_config(cls, section: dict, where: str) -> "IdentityEncoding":
-        reject_unknown(section, where, ["otype"])
-        return cls()
-
-    @property
-    def output_dims(self) -> int:
-        return 2
+    output_dims = 2
 
 
 @ENCODINGS.register("frequency", "Frequency")
@@ -62,22 +76,11 @@ class FrequencyEncoding(Encoding):
     n_frequencies: int = 3
     otype = "frequency"
     slang_file = "encodings/frequency.slang"
-
-    @classmethod
-    def from_config(cls, section: dict, where: str) -> "FrequencyEncoding":
-        n = take(section, "n_frequencies", int, 3, where, lo=1, hi=16)
-        reject_unknown(section, where, ["otype", "n_frequencies"])
-        return cls(n)
+    hyperparameters = {"n_frequencies": (int, 1, 16, "NTS_FREQUENCIES")}
 
     @property
     def output_dims(self) -> int:
         return 2 * 2 * self.n_frequencies
-
-    def defines(self) -> dict[str, str]:
-        return {"NTS_FREQUENCIES": str(self.n_frequencies)}
-
-    def to_config(self) -> dict:
-        return {"otype": self.otype, "n_frequencies": self.n_frequencies}
 
 
 @ENCODINGS.register("sin", "SinEncode")
@@ -88,23 +91,11 @@ class SinEncoding(Encoding):
     shift: float = 0.0
     otype = "sin"
     slang_file = "encodings/sin.slang"
-
-    @classmethod
-    def from_config(cls, section: dict, where: str):
-        octaves = take(section, "octaves", int, cls.octaves, where, lo=1, hi=24)
-        shift = take(section, "shift", float, cls.shift, where, lo=-16.0, hi=16.0)
-        reject_unknown(section, where, ["otype", "octaves", "shift"])
-        return cls(octaves, shift)
+    hyperparameters = {"octaves": (int, 1, 24, "NTS_OCTAVES"), "shift": (float, -16.0, 16.0, "NTS_SHIFT")}
 
     @property
     def output_dims(self) -> int:
         return 2 * 2 * self.octaves
-
-    def defines(self) -> dict[str, str]:
-        return {"NTS_OCTAVES": str(self.octaves), "NTS_SHIFT": f"{self.shift!r}"}
-
-    def to_config(self) -> dict:
-        return {"otype": self.otype, "octaves": self.octaves, "shift": self.shift}
 
 
 @ENCODINGS.register("tri", "TriEncode")
@@ -122,22 +113,11 @@ class TriangleWaveEncoding(Encoding):
     n_frequencies: int = 12
     otype = "triangle_wave"
     slang_file = "encodings/triangle_wave.slang"
-
-    @classmethod
-    def from_config(cls, section: dict, where: str):
-        n = take(section, "n_frequencies", int, cls.n_frequencies, where, lo=1, hi=24)
-        reject_unknown(section, where, ["otype", "n_frequencies"])
-        return cls(n)
+    hyperparameters = {"n_frequencies": (int, 1, 24, "NTS_FREQUENCIES")}
 
     @property
     def output_dims(self) -> int:
         return 2 * self.n_frequencies
-
-    def defines(self) -> dict[str, str]:
-        return {"NTS_FREQUENCIES": str(self.n_frequencies)}
-
-    def to_config(self) -> dict:
-        return {"otype": self.otype, "n_frequencies": self.n_frequencies}
 
 
 @ENCODINGS.register("one_blob", "OneBlob")
@@ -147,53 +127,38 @@ class OneBlobEncoding(Encoding):
     n_bins: int = 16
     otype = "one_blob"
     slang_file = "encodings/one_blob.slang"
+    hyperparameters = {"n_bins": (int, 2, 64, "NTS_BINS")}
 
-    @classmethod
-    def from_config(cls, section: dict, where: str):
-        n = take(section, "n_bins", int, cls.n_bins, where, lo=2, hi=64)
-        if n & (n - 1):
-            from .errors import StudioError
-            raise StudioError(f"{where}.n_bins must be a power of two, not {n}")
-        reject_unknown(section, where, ["otype", "n_bins"])
-        return cls(n)
+    def validate(self, where: str) -> None:
+        if self.n_bins & (self.n_bins - 1):
+            raise StudioError(f"{where}.n_bins must be a power of two, not {self.n_bins}")
 
     @property
     def output_dims(self) -> int:
         return 2 * self.n_bins
 
-    def defines(self) -> dict[str, str]:
-        return {"NTS_BINS": str(self.n_bins)}
 
-    def to_config(self) -> dict:
-        return {"otype": self.otype, "n_bins": self.n_bins}
+# Level parameters shared by the trainable table encodings (tiny-cuda-nn's names and defaults).
+TABLE_HYPERPARAMETERS = {"n_levels": (int, 1, 32, None), "n_features_per_level": (int, 1, 8, None),
+                         "log2_hashmap_size": (int, 4, 24, None), "base_resolution": (int, 1, 4096, None),
+                         "per_level_scale": (float, 1.0, 4.0, None)}
 
 
-@ENCODINGS.register("hash_grid", "HashGrid", "Grid")
 @dataclass(frozen=True)
-class HashGridEncoding(Encoding):
-    """Trainable multiresolution hash grid (Instant NGP, tiny-cuda-nn HashGrid) over the 2D UV."""
+class TableEncoding(Encoding):
+    """Levels of trainable feature tables, interpolated (shaders/encodings/table_lookup.slang)."""
     n_levels: int = 16
     n_features_per_level: int = 2
     log2_hashmap_size: int = 15
     base_resolution: int = 16
     per_level_scale: float = 1.5
-    otype = "hash_grid"
-    slang_file = "encodings/hash_grid.slang"
+    hyperparameters = TABLE_HYPERPARAMETERS
 
-    from_config = classmethod(lambda cls, section, where: cls(**_table_config(cls, section, where)))
-
-    def levels(self) -> list[dict]:
-        """Per level: grid scale, resolution (vertices per side), table entries, first entry."""
-        import math
-        out, offset = [], 0
-        for l in range(self.n_levels):
-            scale = self.base_resolution * self.per_level_scale ** l - 1.0
-            res = math.ceil(scale) + 1
-            size = min((res * res + 7) // 8 * 8, 1 << self.log2_hashmap_size)
-            out.append({"scale": scale, "resolution": res, "size": size, "offset": offset,
-                        "dense": res * res <= size})
-            offset += size
-        return out
+    def validate(self, where: str) -> None:
+        if self.n_features_per_level not in (1, 2, 4, 8):
+            raise StudioError(f"{where}.n_features_per_level must be 1, 2, 4 or 8, not {self.n_features_per_level}")
+        if self.output_dims > 128:
+            raise StudioError(f"{where}: n_levels x n_features_per_level = {self.output_dims} exceeds 128 inputs")
 
     @property
     def output_dims(self) -> int:
@@ -204,55 +169,55 @@ class HashGridEncoding(Encoding):
         last = self.levels()[-1]
         return (last["offset"] + last["size"]) * self.n_features_per_level
 
-    def initial_parameters(self, seed: int):
-        import numpy as np
+    def initial_parameters(self, seed: int) -> np.ndarray:
         rng = np.random.default_rng([seed, 0x6A5])  # a stream of its own, apart from the MLP's
         return rng.uniform(-1e-4, 1e-4, self.parameter_count).astype(np.float32)
 
+    def levels(self) -> list[dict]:
+        raise NotImplementedError
+
+
+@ENCODINGS.register("hash_grid", "HashGrid", "Grid")
+@dataclass(frozen=True)
+class HashGridEncoding(TableEncoding):
+    """Trainable multiresolution hash grid (Instant NGP, tiny-cuda-nn HashGrid) over the 2D UV."""
+    otype = "hash_grid"
+    slang_file = "encodings/hash_grid.slang"
+
+    def levels(self) -> list[dict]:
+        """Per level: grid scale, resolution (vertices per side), table entries, first entry."""
+        out, offset = [], 0
+        for l in range(self.n_levels):
+            scale = self.base_resolution * self.per_level_scale ** l - 1.0
+            res = math.ceil(scale) + 1
+            size = min((res * res + 7) // 8 * 8, 1 << self.log2_hashmap_size)
+            out.append({"scale": scale, "resolution": res, "size": size, "offset": offset,
+                        "dense": res * res <= size})
+            offset += size
+        return out
+
     def defines(self) -> dict[str, str]:
         levels = self.levels()
-        join = lambda key, fmt: ", ".join(fmt(v[key]) for v in levels)
+        join = lambda key: ", ".join(repr(v[key]) for v in levels)
         return {"NTS_HG_LEVELS": str(self.n_levels), "NTS_HG_FEATURES": str(self.n_features_per_level),
-                "NTS_HG_SCALE": join("scale", lambda x: f"{x!r}"), "NTS_HG_RES": join("resolution", str),
-                "NTS_HG_SIZE": join("size", str), "NTS_HG_OFFSET": join("offset", str)}
-
-    def to_config(self) -> dict:
-        return {"otype": self.otype, "n_levels": self.n_levels, "n_features_per_level": self.n_features_per_level,
-                "log2_hashmap_size": self.log2_hashmap_size, "base_resolution": self.base_resolution,
-                "per_level_scale": self.per_level_scale}
+                "NTS_HG_SCALE": join("scale"), "NTS_HG_RES": join("resolution"), "NTS_HG_SIZE": join("size"),
+                "NTS_HG_OFFSET": join("offset")}
 
 
 @ENCODINGS.register("permuto", "Permuto", "PermutoEncoding")
 @dataclass(frozen=True)
-class PermutoEncoding(Encoding):
+class PermutoEncoding(TableEncoding):
     """Trainable permutohedral lattice (PermutoSDF): 3 hashed lookups per level instead of a grid's 4."""
-    n_levels: int = 16
-    n_features_per_level: int = 2
-    log2_hashmap_size: int = 15
-    base_resolution: int = 16
-    per_level_scale: float = 1.5
     otype = "permuto"
     slang_file = "encodings/permuto.slang"
 
-    from_config = classmethod(lambda cls, section, where: cls(**_table_config(cls, section, where)))
-
     def levels(self) -> list[dict]:
-        """Per level: lattice scale and the fixed shift that keeps levels' lattices from aligning."""
+        """Per level: lattice scale, the fixed shift that keeps levels' lattices apart, table entries, first entry."""
         golden = (0.6180339887498949, 0.7548776662466927)
+        size = 1 << self.log2_hashmap_size
         return [{"scale": self.base_resolution * self.per_level_scale ** l,
                  "shift": (3.0 * ((l * golden[0]) % 1.0), 3.0 * ((l * golden[1]) % 1.0)),
-                 "size": 1 << self.log2_hashmap_size, "offset": l << self.log2_hashmap_size}
-                for l in range(self.n_levels)]
-
-    @property
-    def output_dims(self) -> int:
-        return self.n_levels * self.n_features_per_level
-
-    @property
-    def parameter_count(self) -> int:
-        return (self.n_levels << self.log2_hashmap_size) * self.n_features_per_level
-
-    initial_parameters = HashGridEncoding.initial_parameters
+                 "size": size, "offset": l * size} for l in range(self.n_levels)]
 
     def defines(self) -> dict[str, str]:
         levels = self.levels()
@@ -262,28 +227,9 @@ class PermutoEncoding(Encoding):
                 "NTS_PL_SHIFT_Y": ", ".join(repr(v["shift"][1]) for v in levels),
                 "NTS_PL_SIZE": str(1 << self.log2_hashmap_size)}
 
-    to_config = HashGridEncoding.to_config
-
-
-def _table_config(cls, section: dict, where: str) -> dict:
-    """The level parameters shared by the table encodings (hash grid, permutohedral lattice)."""
-    cfg = {"n_levels": take(section, "n_levels", int, cls.n_levels, where, lo=1, hi=32),
-           "n_features_per_level": take(section, "n_features_per_level", int, cls.n_features_per_level, where,
-                                        choices=(1, 2, 4, 8)),
-           "log2_hashmap_size": take(section, "log2_hashmap_size", int, cls.log2_hashmap_size, where, lo=4, hi=24),
-           "base_resolution": take(section, "base_resolution", int, cls.base_resolution, where, lo=1, hi=4096),
-           "per_level_scale": take(section, "per_level_scale", float, cls.per_level_scale, where, lo=1.0, hi=4.0)}
-    reject_unknown(section, where, ["otype", *cfg])
-    if cfg["n_levels"] * cfg["n_features_per_level"] > 128:
-        from .errors import StudioError
-        raise StudioError(f"{where}: n_levels x n_features_per_level = "
-                          f"{cfg['n_levels'] * cfg['n_features_per_level']} exceeds 128 inputs")
-    return cfg
-
 
 def encoding_from_config(section: object, where: str = "encoding") -> Encoding:
     if not isinstance(section, dict):
-        from .errors import StudioError
         raise StudioError(f"{where} must be a JSON object with an \"otype\"")
     section = dict(section)
     _, cls = ENCODINGS.lookup(section.pop("otype", None))

@@ -63,47 +63,48 @@ class ImageKernels:
     update_loss_scale: object
 
 
-def _compile(device, defines: dict[str, str], module: str, entry: str):
+def _compile(device, session, module: str, entry: str):
     try:
-        session = device.create_slang_session(
-            compiler_options={"include_paths": [str(SHADER_DIR)], "defines": defines})
         return device.create_compute_kernel(session.load_program(module, [entry]))
     except Exception as err:  # a shader bug, not a user error: keep the compiler's first lines
         lines = [ln for ln in str(err).splitlines() if ln.strip()]
         raise StudioError(f"shader {module}.{entry} failed to compile: {' | '.join(lines[:4])[:600]}") from err
 
 
+def _kernels(device, family: str, defines: dict[str, str], cls, entries: dict[str, tuple[str, str]], **extra):
+    """``cls`` with each field compiled from (module, entry point), in one Slang session per define set;
+    cached per device."""
+    key = (id(device), family, tuple(sorted(defines.items())))
+    if key not in _cache:
+        session = device.create_slang_session(compiler_options={"include_paths": [str(SHADER_DIR)],
+                                                                "defines": defines})
+        _cache[key] = cls(**{field: _compile(device, session, *where) for field, where in entries.items()}, **extra)
+    return _cache[key]
+
+
 def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout,
                     spt: int | None = None) -> NetworkKernels:
     spt = spt or DEFAULT_SAMPLES_PER_THREAD
-    defines = network_defines(encoding, net, layout, spt)
-    key = (id(device), "network", tuple(sorted(defines.items())))
-    if key not in _cache:
-        _cache[key] = NetworkKernels(
-            train=_compile(device, defines, "train", "train_forward_backward"),
-            weight_gradients=_compile(device, defines, "train", "weight_gradients"),
-            reduce_gradients=_compile(device, defines, "optimizer", "reduce_gradients"),
-            optimizer=_compile(device, defines, "optimizer", "optimizer_step"),
-            check_encoding_gradients=_compile(device, defines, "optimizer", "check_encoding_gradients"),
-            optimizer_encoding=_compile(device, defines, "optimizer", "optimizer_encoding"),
-            publish=_compile(device, defines, "optimizer", "publish_weights"),
-            infer=_compile(device, defines, "inference", "infer_pixels"),
-            samples_per_thread=spt,
-        )
-    return _cache[key]
+    return _kernels(device, "network", network_defines(encoding, net, layout, spt), NetworkKernels, {
+        "train": ("train", "train_forward_backward"),
+        "weight_gradients": ("train", "weight_gradients"),
+        "reduce_gradients": ("optimizer", "reduce_gradients"),
+        "optimizer": ("optimizer", "optimizer_step"),
+        "check_encoding_gradients": ("optimizer", "check_encoding_gradients"),
+        "optimizer_encoding": ("optimizer", "optimizer_encoding"),
+        "publish": ("optimizer", "publish_weights"),
+        "infer": ("inference", "infer_pixels"),
+    }, samples_per_thread=spt)
 
 
 def image_kernels(device) -> ImageKernels:
-    key = (id(device), "image")
-    if key not in _cache:
-        _cache[key] = ImageKernels(
-            reference=_compile(device, {}, "image_ops", "reference_image"),
-            loss_visualization=_compile(device, {}, "image_ops", "loss_visualization"),
-            squared_error_rows=_compile(device, {}, "image_ops", "squared_error_rows"),
-            to_rgba8=_compile(device, {}, "image_ops", "to_rgba8"),
-            update_loss_scale=_compile(device, {}, "loss_scale", "update_loss_scale"),
-        )
-    return _cache[key]
+    return _kernels(device, "image", {}, ImageKernels, {
+        "reference": ("image_ops", "reference_image"),
+        "loss_visualization": ("image_ops", "loss_visualization"),
+        "squared_error_rows": ("image_ops", "squared_error_rows"),
+        "to_rgba8": ("image_ops", "to_rgba8"),
+        "update_loss_scale": ("loss_scale", "update_loss_scale"),
+    })
 
 
 @dataclass
@@ -116,13 +117,9 @@ class CoopVecKernels:
 
 def coopvec_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout) -> CoopVecKernels:
     """Kernels of the cooperative-vector MLP path; only devices with Feature.cooperative_vector run them."""
-    defines = network_defines(encoding, net, layout, 1)
-    key = (id(device), "coopvec", tuple(sorted(defines.items())))
-    if key not in _cache:
-        _cache[key] = CoopVecKernels(
-            train=_compile(device, defines, "train_coopvec", "train_coopvec"),
-            infer=_compile(device, defines, "train_coopvec", "infer_coopvec"),
-            check_gradients=_compile(device, defines, "optimizer", "check_flat_gradients"),
-            optimizer=_compile(device, defines, "optimizer", "optimizer_flat"),
-        )
-    return _cache[key]
+    return _kernels(device, "coopvec", network_defines(encoding, net, layout, 1), CoopVecKernels, {
+        "train": ("train_coopvec", "train_coopvec"),
+        "infer": ("train_coopvec", "infer_coopvec"),
+        "check_gradients": ("optimizer", "check_flat_gradients"),
+        "optimizer": ("optimizer", "optimizer_flat"),
+    })

@@ -1,8 +1,6 @@
 """Presets, encoding and architecture. Changes here compile a new network in the background."""
 from __future__ import annotations
 
-import dataclasses
-
 from imgui_bundle import imgui
 
 from ..activations import ACTIVATIONS
@@ -40,20 +38,23 @@ def _gui_encoding(state: AppState) -> None:
     chosen = combo("encoding", enc.otype, ENCODINGS.names())
     if chosen:
         actions.set_architecture(state, encoding={"otype": chosen})
-    # Every parameter the encoding's dataclass declares, edited through its config (validated by the core).
-    for f in dataclasses.fields(enc):
-        value = getattr(enc, f.name)
-        label = f.name.replace("_", " ")
-        commit = (lambda key: lambda v: actions.set_architecture(state, encoding={key: v}))(f.name)
-        if isinstance(value, bool):
+    tooltip((type(enc).__doc__ or enc.otype).strip())
+    # Every hyperparameter the encoding declares, with its range; the core validates the combination.
+    for key, (kind, lo, hi, _define) in enc.hyperparameters.items():
+        value = getattr(enc, key)
+        label = key.replace("_", " ")
+        commit = (lambda k: lambda v: actions.set_architecture(state, encoding={k: v}))(key)
+        if kind is bool:
             changed, v = imgui.checkbox(label, value)
             if changed:
                 commit(v)
-        elif isinstance(value, int):
-            committed_int(state, label, value, 1, 16, commit, slider=False)
-        elif isinstance(value, float):
-            committed_float(state, label, value, commit, fmt="%g")
-    imgui.text_colored(DIM_COLOR, f"{enc.output_dims} network inputs")
+        elif kind is int:
+            committed_int(state, label, value, int(lo), int(hi), commit, slider=hi - lo <= 64)
+        else:
+            committed_float(state, label, float(value), commit, fmt="%g")
+        tooltip(f"{lo} to {hi}")
+    imgui.text_colored(DIM_COLOR, f"{enc.output_dims} network inputs"
+                       + (f", {enc.parameter_count:,} trainable parameters" if enc.parameter_count else ""))
 
 
 def _gui_architecture(state: AppState) -> None:

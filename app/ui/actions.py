@@ -234,8 +234,9 @@ def _use_weights(state: AppState, path: Path, weights: WeightsFile) -> None:
     state.training = False
     state.history.clear()
     state.render_requested = True
-    steps = weights.stats.get("steps", "?")
-    state.report(f"loaded {path.name} ({tr.parameter_count:,} parameters, trained {steps} steps); "
+    steps = weights.stats.get("steps")
+    trained = f", trained {steps} steps" if steps else ""
+    state.report(f"loaded {path.name} ({tr.parameter_count:,} parameters{trained}); "
                  f"training paused, Space resumes")
 
 

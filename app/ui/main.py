@@ -57,7 +57,7 @@ def create_state(texture: str | Path | None = None, preset: str | Path = DEFAULT
 
 
 def gui(state: AppState) -> None:
-    """Called every frame before the dockable windows: GPU work, shortcuts, dialogs."""
+    """Called every frame: GPU work, shortcuts, dialogs (the panels are the dockable windows)."""
     engine.tick(state, imgui.get_io().delta_time)
     _shortcuts(state)
     _gui_dialogs(state)

@@ -18,7 +18,10 @@ def atomic_write(path: str | Path, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as err:
         raise StudioError(f"cannot write {path}: {err.strerror}") from None
+    umask = os.umask(0)  # mkstemp makes the file private (0600); give it the usual permissions instead
+    os.umask(umask)
     try:
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

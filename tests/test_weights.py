@@ -29,6 +29,10 @@ def test_save_load_infer_is_bit_identical(device, trained, tmp_path):
     fresh.set_parameters(loaded.parameters)
     np.testing.assert_array_equal(fresh.prediction((16, 16)), trained.prediction((16, 16)))
     assert not list(tmp_path.glob("*.tmp"))
+    import os
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not the temp file's private 0600
 
 
 @pytest.fixture()

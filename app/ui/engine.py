@@ -208,6 +208,7 @@ def collect(state: AppState, frame_dt: float) -> None:
     tr = state.trainer
     if sub.steps:
         state.history.loss.add(tr.step, tr.train_seconds, tr.last_loss())
+        state.history.loss_scale = tr.loss_scale_state()
         try:
             tr.check_finite()
         except StudioError as err:

@@ -69,6 +69,10 @@ def _gui_counters(state: AppState) -> None:
     _row("samples/s", f"{rate:,.0f}")
     _row("elapsed", human_seconds(tr.train_seconds))
     _row("loss / PSNR", f"{state.history.loss.last():.5f} / {state.history.psnr.last():.2f} dB")
+    scale, skipped = state.history.loss_scale
+    if tr.network.half:
+        dynamic = " dynamic" if tr.preset.training.dynamic_loss_scale else ""
+        _row("loss scale", f"{scale:g}{dynamic}, {skipped} steps skipped")
     _row("parameters", f"{mlp + enc:,} = {human_bytes(param_bytes)}" + ("" if enc else f" ({tr.network.precision})"))
     if enc:
         _row("MLP / encoding", f"{mlp:,} {tr.network.precision} / {enc:,} float32")

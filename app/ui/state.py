@@ -62,6 +62,7 @@ class Curve:
 class History:
     loss: Curve = field(default_factory=Curve)
     psnr: Curve = field(default_factory=Curve)
+    loss_scale: tuple[float, int] = (1.0, 0)  # current loss scale, steps skipped for non-finite gradients
     x_axis: str = "steps"  # or "seconds"
 
     def clear(self) -> None:

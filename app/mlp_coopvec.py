@@ -92,7 +92,7 @@ class CoopVecPlacement:
 class CoopVecMLP:
     name = "coopvec"
 
-    def __init__(self, device, encoding, network, layout: Layout):
+    def __init__(self, device, encoding, network, layout: Layout, software: bool = False):
         import slangpy as spy
         reason = coopvec_supports(network)
         if reason:

@@ -44,7 +44,7 @@ class Trainer:
         self.layout = Layout.of(self.encoding.output_dims, self.network)
         self.mlp_path = choose_mlp_path(self.info, mlp_path, coopvec_supports(self.network, self.encoding))
         engine = CoopVecMLP if self.mlp_path == "coopvec" else PortableMLP
-        self.mlp = engine(device, self.encoding, self.network, self.layout)
+        self.mlp = engine(device, self.encoding, self.network, self.layout, software=self.info.software)
         self.encoding_state = EncodingParameters(device, self.encoding) if self.encoding.parameter_count else None
         self.images = image_kernels(device)
         self.loss = preset.loss

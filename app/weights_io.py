@@ -44,11 +44,17 @@ class WeightsFile:
         return Layout.of(self.preset.encoding.output_dims, self.preset.network)
 
 
+def parameter_count(preset: Preset) -> int:
+    """Parameters a file of this preset holds: the MLP's, then a trainable encoding's."""
+    return Layout.of(preset.encoding.output_dims, preset.network).parameter_count + preset.encoding.parameter_count
+
+
 def encode_weights(w: WeightsFile) -> bytes:
     layout = w.layout
+    total = parameter_count(w.preset)
     params = np.ascontiguousarray(w.parameters, dtype="<f4")
-    if params.shape != (layout.parameter_count,):
-        raise StudioError(f"network has {layout.parameter_count} parameters but {params.size} were given")
+    if params.shape != (total,):
+        raise StudioError(f"network has {total} parameters but {params.size} were given")
     header = {
         "format": "neural-texture-studio-weights",
         "version": FORMAT_VERSION,
@@ -57,8 +63,10 @@ def encode_weights(w: WeightsFile) -> bytes:
         "precision": w.preset.network.precision,
         "parameter_layout": PARAMETER_LAYOUT,
         "parameter_dtype": "float32",
-        "parameter_count": layout.parameter_count,
+        "parameter_count": total,
         "layers": layout.compact_offsets(),
+        # a trainable encoding's parameters follow the MLP's (hash grid: entry-major, then feature)
+        "encoding_parameters": {"offset": layout.parameter_count, "count": w.preset.encoding.parameter_count},
         "texture_size": list(w.texture_size),
         "transform": w.transform,
         "stats": w.stats,
@@ -119,7 +127,7 @@ def decode_weights(data: bytes, name: str = "weights") -> WeightsFile:
     except (KeyError, StudioError) as err:
         raise StudioError(f"{name} describes an invalid network: {err}") from None
     layout = Layout.of(preset.encoding.output_dims, preset.network)
-    if layout.parameter_count != count or header.get("layers") != layout.compact_offsets():
+    if parameter_count(preset) != count or header.get("layers") != layout.compact_offsets():
         raise StudioError(f"{name}: the parameter count or layer offsets do not match its architecture")
     params = np.frombuffer(data, dtype="<f4", count=count, offset=start).astype(np.float32)
     if not np.all(np.isfinite(params)):

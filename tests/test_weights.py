@@ -87,3 +87,20 @@ def test_failed_save_leaves_no_damaged_file(trained, tmp_path):
     assert path.read_bytes() == before
     with pytest.raises(StudioError, match="folder .* does not exist"):
         save_weights(tmp_path / "missing" / "w.ntsw", good)
+
+
+def test_trainable_encoding_parameters_are_saved(device, small_image, tmp_path):
+    from app.encodings import HashGridEncoding
+    from app.network import NetworkConfig
+    from app.preset import Preset, TrainingConfig
+    grid = HashGridEncoding(n_levels=2, n_features_per_level=2, log2_hashmap_size=6, base_resolution=4)
+    trainer = Trainer(device, small_image, Preset(encoding=grid, network=NetworkConfig(16, 1),
+                                                  training=TrainingConfig(batch_size=256)))
+    trainer.train(3)
+    path = tmp_path / "grid.ntsw"
+    save_weights(path, WeightsFile(trainer.preset, trainer.parameters(), (16, 16)))
+    loaded = load_weights(path)
+    assert loaded.parameters.size == trainer.layout.parameter_count + grid.parameter_count
+    fresh = Trainer(device, None, loaded.preset)
+    fresh.set_parameters(loaded.parameters)
+    np.testing.assert_array_equal(fresh.prediction((16, 16)), trainer.prediction((16, 16)))

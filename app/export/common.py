@@ -1,0 +1,142 @@
+"""What every export and import shares: the network as a list of dense layers, the documented
+description of its encoding and activations, and float16 checks.
+
+A network here is what ``infer`` evaluates: ``x0 = encode(uv)``, then per layer ``l``
+``x(l+1) = act_l(W_l x_l + b_l)`` with ``W_l`` stored row-major (outputs x inputs), hidden layers using
+the hidden activation and the last layer the output activation; the first three outputs are RGB.
+Float16 networks round the encoded inputs and every layer's outputs to float16 (their storage
+precision) and use float16 weights.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import StudioError
+
+FLOAT16_MAX = 65504.0
+
+# The pixel-centre convention of `infer` (and of every exported shader's evaluate()).
+UV_CONVENTION = ("uv in [0,1]^2 with (0,0) the top-left corner of the image; pixel (x, y) of a W x H image "
+                 "is evaluated at uv = ((x + 0.5) / W, (y + 0.5) / H)")
+
+# Formulas of the encodings, for people reading an exported description. Channel c is u (0) or v (1).
+ENCODING_FORMULAS = {
+    "identity": "x = (u, v)",
+    "frequency": ("for c in (u, v), for k < n_frequencies: sin(2^k * pi * x_c), cos(2^k * pi * x_c) "
+                  "(channel-major; with n_frequencies = 3 this is RTXNS EncodeFrequency: sin(pi x), cos(pi x), "
+                  "sin(2 pi x), cos(2 pi x), sin(4 pi x), cos(4 pi x) per input)"),
+    "sin": ("for c in (u, v), for i < octaves: t = 2^i * x_c + i * shift; sin(2 pi frac(t)), cos(2 pi frac(t)) "
+            "(channel-major, Dr.Jit SinEncode)"),
+    "tri": ("for c in (u, v), for i < octaves: t = 2^i * x_c + i * shift; cos_tri(t - 1/4), cos_tri(t) with "
+            "cos_tri(t) = 1 - 4 |t - round(t)| (channel-major, Dr.Jit TriEncode)"),
+    "triangle_wave": ("for c in (u, v), for j < n_frequencies: v = 2^(j-1) * x_c + j/4; 4 |v - floor(v) - 1/2| - 1 "
+                      "(channel-major, tiny-cuda-nn TriangleWave)"),
+    "one_blob": ("for c in (u, v), for k < n_bins: the mass in [k/n_bins, (k+1)/n_bins] of a quartic kernel of "
+                 "radius 1/n_bins centred at x_c, wrapping around [0, 1) (channel-major, tiny-cuda-nn OneBlob)"),
+}
+
+ACTIVATION_FORMULAS = {
+    "none": "y = x", "relu": "y = max(x, 0)", "leaky_relu": "y = x > 0 ? x : alpha * x",
+    "sigmoid": "y = 1 / (1 + exp(-x))", "tanh": "y = tanh(x)", "exp": "y = exp(x)", "exp2": "y = 2^x",
+    "softplus": "y = x > 20 ? x : log(1 + exp(x))", "silu": "y = x / (1 + exp(-x))", "sine": "y = sin(x)",
+}
+
+
+@dataclass
+class DenseLayer:
+    weights: np.ndarray          # float32 (outputs, inputs), row-major
+    biases: np.ndarray | None    # float32 (outputs,) or None for networks without biases
+    activation: str
+
+    @property
+    def inputs(self) -> int:
+        return self.weights.shape[1]
+
+    @property
+    def outputs(self) -> int:
+        return self.weights.shape[0]
+
+
+def dense_layers(weights) -> list[DenseLayer]:
+    """The network of a WeightsFile as dense layers, with the values ``infer`` computes with (float16
+    networks: float16-rounded)."""
+    net = weights.preset.network
+    params = np.asarray(weights.parameters, np.float32)
+    if not np.all(np.isfinite(params)):
+        raise StudioError("the network has NaN or infinite parameters; nothing to export")
+    if net.half:
+        check_float16_range(params, "the network")
+        params = params.astype(np.float16).astype(np.float32)
+    pairs = weights.layout.layers_of(params)
+    last = len(pairs) - 1
+    return [DenseLayer(np.array(w, np.float32), None if b is None else np.array(b, np.float32),
+                       net.output_activation if l == last else net.activation) for l, (w, b) in enumerate(pairs)]
+
+
+def check_float16_range(values: np.ndarray, what: str) -> None:
+    big = float(np.max(np.abs(values))) if values.size else 0.0
+    if big > FLOAT16_MAX:
+        raise StudioError(f"{what} has a parameter of magnitude {big:g}, beyond float16's range "
+                          f"(±{FLOAT16_MAX:g}); it cannot be stored as float16")
+
+
+def encoding_description(encoding) -> dict:
+    """The documented, self-describing form of an encoding: its config plus its sizes and formula."""
+    if encoding.parameter_count:
+        raise StudioError(f"encoding {encoding.otype} has trainable parameters, which exports cannot describe yet")
+    return {**encoding.to_config(), "inputs": 2, "outputs": encoding.output_dims,
+            "formula": ENCODING_FORMULAS.get(encoding.otype, f"Neural Texture Studio encoding {encoding.otype!r}")}
+
+
+def network_description(weights) -> dict:
+    """Architecture and evaluation rules, as written into sidecars, .npz and .json exports."""
+    preset = weights.preset
+    net, layout = preset.network, weights.layout
+    return {
+        "inputs": layout.input_dims, "outputs": 3, "hidden_width": net.n_neurons,
+        "n_hidden_layers": net.n_hidden_layers, "layers": layout.layers,
+        "activation": net.activation, "output_activation": net.output_activation,
+        "leaky_relu_alpha": net.leaky_relu_alpha, "bias": net.bias, "precision": net.precision,
+        "activation_formulas": {name: ACTIVATION_FORMULAS.get(name, name)
+                                for name in dict.fromkeys((net.activation, net.output_activation))},
+        "evaluation": ("x0 = encode(uv); x(l+1) = act(W_l x_l + b_l), W_l row-major outputs x inputs; hidden layers "
+                       "use 'activation', the last layer 'output_activation'; outputs are RGB"
+                       + ("; float16: the encoded inputs and each layer's outputs are rounded to float16"
+                          if net.half else "")),
+        "uv_convention": UV_CONVENTION,
+    }
+
+
+def encoding_from_spec(spec: str, where: str = "--encoding"):
+    """An encoding from a command-line spec: ``identity``, ``frequency``, ``frequency:N`` or a JSON object."""
+    from ..encodings import encoding_from_config
+    text = spec.strip()
+    if text.startswith("{"):
+        try:
+            config = json.loads(text)
+        except (json.JSONDecodeError, RecursionError, ValueError):
+            raise StudioError(f"{where} {spec!r} is not valid JSON") from None
+    else:
+        name, _, arg = text.partition(":")
+        config = {"otype": name.strip()}
+        if arg:
+            if name.strip().lower() != "frequency":
+                raise StudioError(f"{where} {spec!r}: NAME:N is for frequency only; pass other encodings as JSON, "
+                                  "e.g. '{\"otype\": \"sin\", \"octaves\": 4}'")
+            try:
+                config["n_frequencies"] = int(arg)
+            except ValueError:
+                raise StudioError(f"{where} {spec!r}: N must be an integer") from None
+    try:
+        return encoding_from_config(config, where)
+    except StudioError as err:
+        raise StudioError(f"{where}: {err}") from None
+
+
+def float_literal(value: float) -> str:
+    """A decimal that parses back to exactly this float32 value (via float64, so no double rounding)."""
+    text = repr(float(np.float32(value)))
+    return text if ("e" in text or "." in text) else text + ".0"

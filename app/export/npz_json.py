@@ -1,0 +1,78 @@
+"""Exports for Python and for any language with a JSON parser.
+
+``npz`` (numpy.savez, no pickles: ``np.load(path)`` reads it with the default allow_pickle=False):
+    layer_<l>_weights  float32 (outputs, inputs), row-major W_l
+    layer_<l>_biases   float32 (outputs,)  (absent for networks without biases)
+    encoding           JSON text (0-d unicode array): the encoding's config, sizes and formula
+    network            JSON text: architecture, activations, precision, evaluation rule, uv convention
+    preset             JSON text: the full preset the network was trained with
+
+``json`` (documented, version 1):
+    {"format": "neural-texture-studio-network", "version": 1,
+     "encoding": {...}, "network": {...}, "preset": {...}, "texture_size": [W, H], "transform": "none",
+     "arrays": "plain" | "base64",
+     "layers": [{"inputs": I, "outputs": O, "activation": "leaky_relu",
+                 "weights": [...O*I numbers, row-major...] | "<base64 of O*I little-endian float32>",
+                 "biases": [...O numbers...] | "<base64 of O little-endian float32>"}]}
+    Biases are omitted for networks without them. Float16 networks store their float16 values
+    (exactly representable in float32 and in JSON decimals).
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+
+from ..errors import StudioError
+from .common import dense_layers, encoding_description, network_description
+
+JSON_FORMAT = "neural-texture-studio-network"
+JSON_VERSION = 1
+ARRAY_MODES = ("plain", "base64")
+
+
+def npz_bytes(weights) -> bytes:
+    arrays = {}
+    for l, layer in enumerate(dense_layers(weights)):
+        arrays[f"layer_{l}_weights"] = layer.weights
+        if layer.biases is not None:
+            arrays[f"layer_{l}_biases"] = layer.biases
+    arrays["encoding"] = np.array(json.dumps(encoding_description(weights.preset.encoding)))
+    arrays["network"] = np.array(json.dumps(network_description(weights)))
+    arrays["preset"] = np.array(json.dumps({"name": weights.preset.name, **weights.preset.to_dict()}))
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _array(values: np.ndarray, mode: str):
+    values = np.asarray(values, np.float32).reshape(-1)
+    if mode == "base64":
+        return base64.b64encode(values.astype("<f4").tobytes()).decode("ascii")
+    return [float(v) for v in values]
+
+
+def json_bytes(weights, arrays: str = "plain") -> bytes:
+    if arrays not in ARRAY_MODES:
+        raise StudioError(f"unknown array encoding {arrays!r}; choose plain or base64")
+    layers = []
+    for layer in dense_layers(weights):
+        entry = {"inputs": layer.inputs, "outputs": layer.outputs, "activation": layer.activation,
+                 "weights": _array(layer.weights, arrays)}
+        if layer.biases is not None:
+            entry["biases"] = _array(layer.biases, arrays)
+        layers.append(entry)
+    doc = {
+        "format": JSON_FORMAT, "version": JSON_VERSION,
+        "encoding": encoding_description(weights.preset.encoding),
+        "network": network_description(weights),
+        "preset": {"name": weights.preset.name, **weights.preset.to_dict()},
+        "texture_size": list(weights.texture_size), "transform": weights.transform,
+        "arrays": arrays,
+        "array_format": ("row-major weights (outputs x inputs) and biases as "
+                         + ("JSON numbers" if arrays == "plain" else "base64 of little-endian float32")),
+        "layers": layers,
+    }
+    return (json.dumps(doc, indent=1) + "\n").encode()

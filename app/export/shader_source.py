@@ -1,0 +1,225 @@
+"""Self-contained inference shaders: the encoding, the weights as constants and the activations in one
+Slang module or HLSL file that an engine pastes in, defining
+
+    float3 evaluate(float2 uv)   // uv in [0,1]^2; pixel (x, y) of W x H at ((x + 0.5) / W, (y + 0.5) / H)
+
+The code mirrors what ``infer`` computes: each layer starts from its bias and adds the products four
+inputs at a time (``dot`` of float4s, the missing tail padded with zeros), then applies its activation;
+float16 networks round the encoded inputs and every layer's outputs to float16. That rounding is done
+with integer operations (round to nearest, ties to even, as numpy and RTXNS's host conversion do), because
+compilers may drop a float -> half -> float round trip and drivers round hardware conversions
+differently. The Slang module loads directly with slangpy
+(``spy.Module.load_from_file(device, path).evaluate(uv)``); the HLSL file uses only HLSL 5 features
+and, with ``NTS_EXAMPLE_ENTRY`` defined, adds a compute entry point ``nts_render`` that fills a texture.
+"""
+from __future__ import annotations
+
+from ..errors import StudioError
+from .common import UV_CONVENTION, dense_layers, float_literal
+
+PI = "3.14159265358979"
+
+# float -> nearest float16 value (ties to even) -> float, with integer operations only; identical in
+# Slang and HLSL. Normal halves keep 10 mantissa bits; below 2^-14 the step is 2^-24; from 65520 on, inf.
+ROUND_HALF = """float nts_round_half(float x)
+{
+    uint u = asuint(x);
+    uint a = u & 0x7fffffffu;
+    uint sign = u & 0x80000000u;
+    if (a >= 0x7f800000u)
+        return x;                                   // inf, NaN
+    if (a >= 0x477ff000u)
+        return asfloat(sign | 0x7f800000u);         // beyond float16's range
+    if (a >= 0x38800000u)                           // a normal float16
+    {
+        a = (a + 0xfffu + ((a >> 13) & 1u)) & 0xffffe000u;
+        return asfloat(sign | a);
+    }
+    uint e = a >> 23;                               // a float16 subnormal: multiples of 2^-24
+    if (e < 102u)
+        return asfloat(sign);                       // below 2^-25: rounds to zero
+    uint m = (a & 0x7fffffu) | 0x800000u;
+    uint shift = 126u - e;                          // value = m * 2^-shift in units of 2^-24
+    uint q = m >> shift;
+    uint rest = m & ((1u << shift) - 1u);
+    uint halfway = 1u << (shift - 1u);
+    if (rest > halfway || (rest == halfway && (q & 1u) != 0u))
+        q += 1u;
+    return asfloat(sign | asuint(float(q) * 5.9604644775390625e-8));
+}
+"""
+TWO_PI = "6.28318530717959"
+
+
+def _activation(name: str, alpha: float) -> str:
+    """The activation of x as an expression, with the same formula the trainer's shaders use."""
+    table = {
+        "none": "x",
+        "relu": "max(x, 0.0)",
+        "leaky_relu": f"x > 0.0 ? x : {float_literal(alpha)} * x",
+        "sigmoid": "1.0 / (1.0 + exp(-x))",
+        "tanh": "tanh(x)",
+        "exp": "exp(x)",
+        "exp2": "exp2(x)",
+        "softplus": "x > 20.0 ? x : log(1.0 + exp(x))",
+        "silu": "x * (1.0 / (1.0 + exp(-x)))",
+        "sine": "sin(x)",
+    }
+    if name not in table:
+        raise StudioError(f"the shader export has no code for activation {name!r}; it knows {', '.join(table)}")
+    return table[name]
+
+
+def _encoding(encoding) -> tuple[str, str]:
+    """(helper functions, body of ``float nts_feature(float2 uv, uint f)``) for the network's encoding."""
+    otype = encoding.otype
+    if encoding.parameter_count:
+        raise StudioError(f"encoding {otype} has trainable parameters; the shader export cannot hold them yet")
+    if otype == "identity":
+        return "", "    return f == 0u ? uv.x : uv.y;"
+    if otype == "frequency":
+        n2 = 2 * encoding.n_frequencies
+        return "", (f"    uint r = f % {n2}u;\n"
+                    f"    float x = f < {n2}u ? uv.x : uv.y;\n"
+                    f"    float phase = x * {PI} * float(1u << (r / 2u));\n"
+                    "    return (r & 1u) == 0u ? sin(phase) : cos(phase);")
+    if otype in ("sin", "tri"):
+        n2 = 2 * encoding.octaves
+        head = (f"    uint r = f % {n2}u;\n"
+                "    uint octave = r / 2u;\n"
+                f"    float x = f < {n2}u ? uv.x : uv.y;\n"
+                f"    float t = x * float(1u << octave) + float(octave) * {float_literal(encoding.shift)};\n")
+        if otype == "sin":
+            return "", head + (f"    float phase = {TWO_PI} * (t - floor(t));\n"
+                               "    return (r & 1u) == 0u ? sin(phase) : cos(phase);")
+        helper = "float nts_cos_tri(float t)\n{\n    return 1.0 - 4.0 * abs(t - round(t));\n}\n"
+        return helper, head + "    return (r & 1u) == 0u ? nts_cos_tri(t - 0.25) : nts_cos_tri(t);"
+    if otype == "triangle_wave":
+        n = encoding.n_frequencies
+        return "", (f"    uint j = f % {n}u;\n"
+                    f"    float x = f < {n}u ? uv.x : uv.y;\n"
+                    "    float v = x * exp2(float(j) - 1.0) + float(j) * 0.25;\n"
+                    "    return abs(v - floor(v) - 0.5) * 4.0 - 1.0;")
+    if otype == "one_blob":
+        bins = encoding.n_bins
+        fb = float_literal(bins)
+        helper = ("// Quartic kernel of radius 1/bins: its CDF, and the CDF wrapped around [0, 1).\n"
+                  "float nts_quartic_cdf(float x)\n{\n"
+                  f"    float u = x * {fb};\n"
+                  "    float u2 = u * u;\n"
+                  "    return clamp(0.9375 * u * (1.0 - u2 * (2.0 / 3.0) + u2 * u2 * 0.2) + 0.5, 0.0, 1.0);\n}\n\n"
+                  "float nts_wrapped_cdf(float b, float x)\n{\n"
+                  "    return nts_quartic_cdf(b - x) + nts_quartic_cdf(b - x - 1.0) + nts_quartic_cdf(b - x + 1.0);\n}\n")
+        return helper, (f"    uint k = f % {bins}u;\n"
+                        f"    float x = f < {bins}u ? uv.x : uv.y;\n"
+                        f"    float left = float(k) / {fb};\n"
+                        f"    float right = float(k + 1u) / {fb};\n"
+                        "    return nts_wrapped_cdf(right, x) - nts_wrapped_cdf(left, x);")
+    raise StudioError(f"the shader export has no code for encoding {otype!r}; it knows identity, frequency, sin, "
+                      "tri, triangle_wave and one_blob")
+
+
+def _array(name: str, values) -> str:
+    items = [float_literal(v) for v in values]
+    lines = [", ".join(items[i:i + 8]) for i in range(0, len(items), 8)]
+    body = ",\n    ".join(lines)
+    return f"static const float {name}[{len(items)}] = {{\n    {body}\n}};\n"
+
+
+def _layer_code(l: int, inputs: int, outputs: int, has_bias: bool, act_fn: str) -> str:
+    """y = act(W x + b) with products summed four inputs at a time, as the trainer's inference does."""
+    src, dst = f"x{l}", f"x{l + 1}"
+    lines = [f"    float {dst}[{outputs}];",
+             f"    for (uint o = 0u; o < {outputs}u; o++)",
+             "    {",
+             f"        float acc = {f'NTS_B{l}[o]' if has_bias else '0.0'};",
+             f"        uint row = o * {inputs}u;"]
+    full = inputs // 4
+    if full:
+        lines += [f"        for (uint k = 0u; k < {4 * full}u; k += 4u)",
+                  f"            acc += dot(float4(NTS_W{l}[row + k], NTS_W{l}[row + k + 1u], NTS_W{l}[row + k + 2u], "
+                  f"NTS_W{l}[row + k + 3u]),",
+                  f"                       float4({src}[k], {src}[k + 1u], {src}[k + 2u], {src}[k + 3u]));"]
+    tail = inputs - 4 * full
+    if tail:
+        w = [f"NTS_W{l}[row + {4 * full + c}u]" if c < tail else "0.0" for c in range(4)]
+        x = [f"{src}[{4 * full + c}]" if c < tail else "0.0" for c in range(4)]
+        lines.append(f"        acc += dot(float4({', '.join(w)}), float4({', '.join(x)}));")
+    lines += [f"        {dst}[o] = nts_store({act_fn}(acc));", "    }"]
+    return "\n".join(lines)
+
+
+def generate(weights, language: str) -> str:
+    """The shader source (``language`` 'slang' or 'hlsl') for a WeightsFile."""
+    if language not in ("slang", "hlsl"):
+        raise StudioError(f"unknown shader language {language!r}; choose slang or hlsl")
+    preset = weights.preset
+    net, encoding = preset.network, preset.encoding
+    helper, feature = _encoding(encoding)
+    layers = dense_layers(weights)
+    hidden_expr = _activation(net.activation, net.leaky_relu_alpha)
+    output_expr = _activation(net.output_activation, net.leaky_relu_alpha)
+    dims = encoding.output_dims
+    if net.half:
+        store = "    return nts_round_half(x);"
+        store_doc = ("float16 network: the encoded inputs and every layer's outputs are rounded to float16 "
+                     "(nearest, ties to even), as training and infer store them")
+    else:
+        store, store_doc = "    return x;", "float32 network: values between layers stay float32"
+    shapes = " -> ".join([f"{dims} inputs"] + [f"{ly.outputs} {ly.activation}" for ly in layers])
+    enc_cfg = ", ".join(f"{k} {v}" for k, v in encoding.to_config().items() if k != "otype")
+    parts = [
+        f"// Neural Texture Studio inference shader ({'Slang' if language == 'slang' else 'HLSL'}), generated from "
+        f"preset {preset.name!r}.",
+        "// Self-contained: paste it into a shader or load it as a module; it includes nothing.",
+        "//",
+        "//   float3 evaluate(float2 uv)  -> the network's RGB (unclamped) at uv",
+        f"//   {UV_CONVENTION}.",
+        "//",
+        f"// Encoding: {encoding.otype}{f' ({enc_cfg})' if enc_cfg else ''}, {dims} features from (u, v), "
+        "computed by nts_feature(uv, f).",
+        f"// Network: {shapes} (dense layers, {'with' if net.bias else 'without'} biases).",
+        f"// {store_doc}.",
+        "// Weights: NTS_W<l> holds layer l's matrix row-major (element [o * inputs + i] multiplies input i for",
+        "// output o), NTS_B<l> its biases. Layer l computes x<l+1>[o] = act(NTS_B<l>[o] + sum_i NTS_W<l>[o * inputs + i] * x<l>[i]).",
+        "",
+    ]
+    for l, ly in enumerate(layers):
+        parts.append(f"// layer {l}: {ly.inputs} inputs -> {ly.outputs} outputs, {ly.activation}")
+        parts.append(_array(f"NTS_W{l}", ly.weights.reshape(-1)))
+        if ly.biases is not None:
+            parts.append(_array(f"NTS_B{l}", ly.biases))
+    if net.half:
+        parts.append(ROUND_HALF)
+    parts += [
+        "float nts_store(float x)\n{\n" + store + "\n}\n",
+        f"float nts_hidden_activation(float x)\n{{\n    return {hidden_expr};\n}}\n",
+        f"float nts_output_activation(float x)\n{{\n    return {output_expr};\n}}\n",
+    ]
+    if helper:
+        parts.append(helper)
+    parts.append(f"// Feature f < {dims} of the {encoding.otype} encoding of uv.\n"
+                 f"float nts_feature(float2 uv, uint f)\n{{\n{feature}\n}}\n")
+    body = [f"    float x0[{dims}];",
+            f"    for (uint f = 0u; f < {dims}u; f++)",
+            "        x0[f] = nts_store(nts_feature(uv, f));"]
+    last = len(layers) - 1
+    for l, ly in enumerate(layers):
+        act_fn = "nts_output_activation" if l == last else "nts_hidden_activation"
+        body.append(_layer_code(l, ly.inputs, ly.outputs, ly.biases is not None, act_fn))
+    body.append(f"    return float3(x{last + 1}[0], x{last + 1}[1], x{last + 1}[2]);")
+    parts.append("float3 evaluate(float2 uv)\n{\n" + "\n".join(body) + "\n}\n")
+    if language == "hlsl":
+        parts.append(
+            "#ifdef NTS_EXAMPLE_ENTRY\n"
+            "// Example: fill a texture with the network's image (dispatch ceil(W/8) x ceil(H/8) groups).\n"
+            "RWTexture2D<float4> nts_output : register(u0);\n\n"
+            "[numthreads(8, 8, 1)]\n"
+            "void nts_render(uint3 id : SV_DispatchThreadID)\n{\n"
+            "    uint width, height;\n"
+            "    nts_output.GetDimensions(width, height);\n"
+            "    if (id.x >= width || id.y >= height)\n        return;\n"
+            "    float2 uv = (float2(id.xy) + 0.5) / float2(width, height);\n"
+            "    nts_output[id.xy] = float4(evaluate(uv), 1.0);\n}\n"
+            "#endif\n")
+    return "\n".join(parts)

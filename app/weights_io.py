@@ -38,6 +38,7 @@ class WeightsFile:
     texture_size: tuple[int, int] = (0, 0)
     transform: str = "none"
     stats: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what an import assumed (RTXNS files); never saved
 
     @property
     def layout(self) -> Layout:
@@ -82,10 +83,17 @@ def save_weights(path: str | Path, w: WeightsFile) -> None:
 
 
 def load_weights(path: str | Path) -> WeightsFile:
+    """This app's weights file, or a network another tool wrote (RTXNS .bin or JSON, app/export/imports.py)."""
     path = Path(path)
     if not path.is_file():
         raise StudioError(f"weights file not found: {path}")
-    return decode_weights(path.read_bytes(), path.name)
+    data = path.read_bytes()
+    if data[:len(MAGIC)] != MAGIC:
+        from .export.imports import import_foreign
+        imported = import_foreign(data, path)
+        if imported is not None:
+            return imported
+    return decode_weights(data, path.name)
 
 
 def decode_weights(data: bytes, name: str = "weights") -> WeightsFile:

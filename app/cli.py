@@ -1,4 +1,4 @@
-"""Command-line front end: train, infer, info. Never imports the UI."""
+"""Command-line front end: train, infer, export, info. Never imports the UI."""
 from __future__ import annotations
 
 import argparse
@@ -26,12 +26,64 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--size", help="resample the texture to WxH before training")
     t.add_argument("--out", help="write the trained weights here")
     t.add_argument("--preview", help="write the network's image (PNG) here")
-    i = sub.add_parser("infer", help="render a weights file's image")
+    t.add_argument("--init", metavar="FILE", help="start from this network (weights file, RTXNS .bin or JSON): its "
+                   "encoding and network replace the preset's, which still supplies loss, optimizer and training")
+    _add_import_options(t)
+    i = sub.add_parser("infer", help="render a weights file's image (also RTXNS .bin and JSON networks)")
     i.add_argument("--weights", required=True)
     i.add_argument("--out", required=True, help="output image (PNG)")
     i.add_argument("--size", help="WxH (default: the training texture's size)")
+    _add_import_options(i)
+    from .export import FORMATS
+    e = sub.add_parser("export", help="write a network for other software (RTXNS, shaders, numpy, JSON)",
+                       description="Formats: " + "; ".join(f"{f.name}: {f.summary}" for f in FORMATS.values()))
+    e.add_argument("--weights", required=True, help="weights file (or RTXNS .bin/JSON) to export")
+    e.add_argument("--format", required=True, choices=list(FORMATS))
+    e.add_argument("--out", required=True, help="output file (rtxns formats also write OUT.encoding.json)")
+    e.add_argument("--layout", choices=["row-major", "column-major"],
+                   help="rtxns: matrix layout of the file (default row-major)")
+    e.add_argument("--round-float16", action="store_true",
+                   help="rtxns, rtxns-json: round a float32 network's weights to float16 (otherwise refused)")
+    e.add_argument("--arrays", choices=["plain", "base64"], help="json: arrays as numbers (default) or base64 float32")
+    _add_import_options(e)
     sub.add_parser("info", help="device, adapter, features and MLP paths")
     return p
+
+
+def _add_import_options(parser) -> None:
+    g = parser.add_argument_group("RTXNS files", "RTXNS networks record no encoding or activations. Without these "
+                                  "options they come from FILE.encoding.json beside the file, else 12 inputs are "
+                                  "taken as RTXNS EncodeFrequency and the activations as RTXNS Simple Training's "
+                                  "(LeakyReLU 0.01, Sigmoid output).")
+    g.add_argument("--encoding", metavar="SPEC",
+                   help="identity, frequency, frequency:N or a JSON object such as '{\"otype\": \"sin\", \"octaves\": 4}'")
+    g.add_argument("--hidden-activation", metavar="NAME", help="activation of the hidden layers")
+    g.add_argument("--output-activation", metavar="NAME", help="activation of the output layer")
+    g.add_argument("--leaky-relu-alpha", type=float, metavar="X", help="leaky ReLU slope for x < 0")
+
+
+def _import_options(args):
+    from .activations import activation_name
+    from .export.imports import ImportOptions
+    alpha = args.leaky_relu_alpha
+    if alpha is not None and not 0.0 <= alpha <= 1.0:
+        raise StudioError(f"--leaky-relu-alpha {alpha} is out of range [0, 1]")
+    return ImportOptions(
+        encoding=args.encoding,
+        activation=None if args.hidden_activation is None else activation_name(args.hidden_activation,
+                                                                               "--hidden-activation"),
+        output_activation=None if args.output_activation is None else activation_name(args.output_activation,
+                                                                                       "--output-activation"),
+        leaky_relu_alpha=alpha)
+
+
+def _load_network(path: str, args):
+    """A network file of any format the app reads; notes about what an import assumed go to stderr."""
+    from .export.imports import load_network_file
+    weights = load_network_file(path, _import_options(args))
+    for note in weights.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return weights
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         from .ui.main import run_app
         return run_app(mlp_path=args.mlp)
     try:
-        return {"train": cmd_train, "infer": cmd_infer, "info": cmd_info}[args.command](args)
+        return {"train": cmd_train, "infer": cmd_infer, "export": cmd_export, "info": cmd_info}[args.command](args)
     except StudioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -78,6 +130,21 @@ def cmd_train(args) -> int:
         if value is not None and value < lo:
             raise StudioError(f"{name} must be at least {lo}")
     preset = preset.with_training(steps=args.steps, batch_size=args.batch, seed=args.seed, transform=args.transform)
+    init = None
+    if args.init:
+        init = _load_network(args.init, args)
+        if (init.preset.encoding, init.preset.network) != (preset.encoding, preset.network):
+            print(f"note: training the network of {Path(args.init).name} ({init.preset.encoding.otype} encoding, "
+                  f"{init.preset.network.n_hidden_layers} x {init.preset.network.n_neurons} "
+                  f"{init.preset.network.activation}, {init.preset.network.precision}); preset {preset.name} "
+                  "supplies loss, optimizer and training settings", file=sys.stderr)
+        from dataclasses import replace
+        preset = replace(preset, encoding=init.preset.encoding, network=init.preset.network)
+    else:
+        from .export.imports import ImportOptions
+        if _import_options(args) != ImportOptions():
+            raise StudioError(f"{', '.join(_import_options(args).given)} describe the network of --init FILE, "
+                              "which was not given")
     size = parse_size(args.size) if args.size else None
     image = load_image(args.texture, size)
     for target in (args.out, args.preview):
@@ -86,6 +153,8 @@ def cmd_train(args) -> int:
 
     device = create_device()
     trainer = Trainer(device, image, preset, mlp_path=args.mlp)
+    if init is not None:
+        trainer.set_parameters(init.parameters)
     steps = preset.training.steps
     h, w = image.shape[:2]
     print(f"training {preset.name} on {Path(args.texture).name} ({w}x{h}, transform {trainer.transform}) "
@@ -131,9 +200,8 @@ def cmd_infer(args) -> int:
     from .device import create_device
     from .texture import parse_size, save_image
     from .trainer import Trainer
-    from .weights_io import load_weights
 
-    weights = load_weights(args.weights)
+    weights = _load_network(args.weights, args)
     size = parse_size(args.size) if args.size else weights.texture_size
     if not all(size):
         raise StudioError(f"{args.weights} does not record a texture size; pass --size WxH")
@@ -143,4 +211,14 @@ def cmd_infer(args) -> int:
     trainer.set_parameters(weights.parameters)
     save_image(args.out, trainer.prediction(tuple(size)))
     print(f"wrote {args.out} ({size[0]}x{size[1]})", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export_weights
+    weights = _load_network(args.weights, args)
+    written = export_weights(weights, args.format, args.out, layout=args.layout, round_float16=args.round_float16,
+                             arrays=args.arrays)
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -580,6 +580,13 @@ def test_optimal_layouts_need_cooperative_vectors(device, rtxns_exact):
         convert(row, "training_optimal")
 
 
+def test_upload_portable_layout(device, rtxns_exact):
+    from app.export.layouts import upload
+    row = rtxns_network(rtxns_exact).packed
+    buffer, placed = upload(device, row, "row-major")
+    assert placed is row and buffer.to_numpy().tobytes()[:row.byte_size] == row.data
+
+
 class FakeCoopVecDevice:
     """Stands in for a GPU with cooperative vectors: its 'optimal' layouts are column-major with rows and
     columns padded to 16, so the placement and conversion bookkeeping can be checked on any machine."""

@@ -193,5 +193,5 @@ def upload(device, packed: PackedNetwork, layout: str = "inferencing_optimal"):
     layout = layout_name(layout)
     converted = convert(packed, layout, device) if layout != packed.layout else packed
     buffer = device.create_buffer(size=converted.byte_size, usage=spy.BufferUsage.shader_resource,
-                                  data=np.frombuffer(converted.data, np.uint8))
+                                  data=np.frombuffer(converted.data, np.uint8).copy())
     return buffer, converted

@@ -175,7 +175,8 @@ def cmd_train(args) -> int:
     psnr = trainer.psnr()
     rate = trainer.samples_seen / trainer.train_seconds
     stats = {"steps": trainer.step, "samples": trainer.samples_seen, "loss": trainer.last_loss(), "psnr": psnr,
-             "train_seconds": trainer.train_seconds, "samples_per_s": rate, "adapter": trainer.info.adapter}
+             "train_seconds": trainer.train_seconds, "samples_per_s": rate, "adapter": trainer.info.adapter,
+             "loss_scale": trainer.loss_scale_state()[0], "skipped_steps": trainer.loss_scale_state()[1]}
     if args.out:
         save_weights(args.out, WeightsFile(preset, trainer.parameters(), (w, h), trainer.transform, stats))
         print(f"wrote weights {args.out}", file=sys.stderr)
@@ -191,8 +192,12 @@ def _progress(trainer, steps: int, psnr: float) -> None:
     width = 30
     done = int(width * trainer.step / steps)
     rate = trainer.samples_seen / max(trainer.train_seconds, 1e-9)
+    scale = ""
+    if trainer.network.half:  # float16: the loss scale and the steps skipped for non-finite gradients
+        value, skipped = trainer.loss_scale_state()
+        scale = f"scale {value:g} skipped {skipped} "
     sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {trainer.step}/{steps} loss {trainer.last_loss():.5f} "
-                     f"PSNR {psnr:.2f} dB {rate / 1e3:.0f}k samples/s ")
+                     f"PSNR {psnr:.2f} dB {rate / 1e3:.0f}k samples/s {scale}")
     sys.stderr.flush()
 
 

@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--round-float16", action="store_true",
                    help="rtxns, rtxns-json: round a float32 network's weights to float16 (otherwise refused)")
     e.add_argument("--arrays", choices=["plain", "base64"], help="json: arrays as numbers (default) or base64 float32")
+    e.add_argument("--shader-weights", choices=["constants", "buffer"],
+                   help="slang, hlsl: weights as constant arrays in the source (default) or read from a buffer "
+                        "nts_weights, written to OUT.weights.bin (little-endian float32)")
     _add_import_options(e)
     sub.add_parser("info", help="device, adapter, features and MLP paths")
     return p
@@ -223,7 +226,7 @@ def cmd_export(args) -> int:
     from .export import export_weights
     weights = _load_network(args.weights, args)
     written = export_weights(weights, args.format, args.out, layout=args.layout, round_float16=args.round_float16,
-                             arrays=args.arrays)
+                             arrays=args.arrays, shader_weights=args.shader_weights)
     for path in written:
         print(f"wrote {path}", file=sys.stderr)
     return 0

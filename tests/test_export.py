@@ -83,6 +83,13 @@ def forward(layers, x, hidden, output, alpha=0.01, storage=None):
     return x
 
 
+def same_float16_network(shader, numpy_float16):
+    """The shader computes the float16 network of the numpy reference: almost every output is identical,
+    the rest (a float32-vs-float64 difference tipping a rounding to float16) one float16 step away."""
+    assert np.mean(shader == numpy_float16) > 0.99
+    np.testing.assert_allclose(shader, numpy_float16, atol=2.0 ** -11, rtol=0)
+
+
 def pixel_uv(w=W, h=H):
     ys, xs = np.mgrid[0:h, 0:w]
     return np.stack([(xs + 0.5) / w, (ys + 0.5) / h], -1).reshape(-1, 2)
@@ -444,7 +451,7 @@ def test_slang_module_reproduces_infer_float16(device, rtxns_small, tmp_path):
     # the shader computes exactly the float16 network (nearest-even rounding) that RTXNS describes
     trainer_layers = Trainer(device, None, rtxns_small.preset).layout.layers_of(half(rtxns_small.parameters))
     mine = forward(trainer_layers, encode_frequency_rtxns(uv), "leaky_relu", "sigmoid", storage=half)
-    np.testing.assert_allclose(got, mine, atol=2e-6, rtol=0)
+    same_float16_network(got, mine)
 
 
 @pytest.mark.parametrize("encoding,hidden,output", [
@@ -499,6 +506,36 @@ def test_hlsl_export_compiles_and_reproduces_infer(device, rtxns_small, tmp_path
     kernel.dispatch(thread_count=[W, H, 1], vars={"nts_output": tex})
     device.wait_for_idle()
     np.testing.assert_allclose(tex.to_numpy()[:, :, :3], infer(device, rtxns_small), atol=1e-3, rtol=0)
+
+
+def test_full_rtxns_network_shaders_with_buffer_weights(device, rtxns_exact, tmp_path):
+    """The full 12 -> 4 x 64 -> 3 network of the rtxns-simple-training preset, weights read from a buffer
+    (held as constants, lavapipe's compiler takes many minutes over its 13,000 weights)."""
+    import slangpy as spy
+    paths = export_weights(rtxns_exact, "slang", tmp_path / "full.slang", shader_weights="buffer")
+    assert paths == [tmp_path / "full.slang", tmp_path / "full.slang.weights.bin"]
+    values = np.frombuffer(paths[1].read_bytes(), "<f4")
+    np.testing.assert_array_equal(values, half(rtxns_exact.parameters))
+    buf = device.create_buffer(element_count=values.size, struct_size=4, usage=spy.BufferUsage.shader_resource,
+                               data=values.copy())
+    uv = pixel_uv()
+    module = spy.Module.load_from_file(device, str(paths[0]))
+    got = module.evaluate.set(nts_weights=buf)(uv.astype(np.float32), _result="numpy")
+    image = infer(device, rtxns_exact)
+    np.testing.assert_allclose(got, image.reshape(-1, 3), atol=1e-3, rtol=0)
+    layers = rtxns_exact.layout.layers_of(half(rtxns_exact.parameters))
+    mine = forward(layers, encode_frequency_rtxns(uv), "leaky_relu", "sigmoid", storage=half)
+    same_float16_network(got, mine)
+    # the same as HLSL, through its example entry point
+    hlsl = export_weights(rtxns_exact, "hlsl", tmp_path / "full.hlsl", shader_weights="buffer")[0]
+    session = device.create_slang_session(compiler_options={"defines": {"NTS_EXAMPLE_ENTRY": "1"}})
+    mod = session.load_module_from_source("nts_exported_hlsl_buffer", hlsl.read_text(), str(hlsl))
+    kernel = device.create_compute_kernel(session.link_program([mod], [mod.entry_point("nts_render")]))
+    tex = device.create_texture(format=spy.Format.rgba32_float, width=W, height=H,
+                                usage=spy.TextureUsage.unordered_access | spy.TextureUsage.shader_resource)
+    kernel.dispatch(thread_count=[W, H, 1], vars={"nts_output": tex, "nts_weights": buf})
+    device.wait_for_idle()
+    np.testing.assert_array_equal(tex.to_numpy()[:, :, :3].reshape(-1, 3), got)
 
 
 def test_float16_rounding_in_shaders_is_nearest_even(device, tmp_path):

@@ -54,11 +54,23 @@ def _write_with_sidecar(weights, out: Path, data: bytes, make_sidecar, sidecar_p
     return [out, side]
 
 
+def weights_bin_path(shader_path: str | Path) -> Path:
+    """Where a buffer-mode shader's weights go: NAME.weights.bin beside NAME."""
+    path = Path(shader_path)
+    return path.with_name(path.name + ".weights.bin")
+
+
 def _write_shader(language: str):
     def write(weights, out: Path, options: dict) -> list[Path]:
-        from .shader_source import generate
-        atomic_write(out, generate(weights, language).encode())
-        return [out]
+        from .shader_source import generate, weights_buffer
+        mode = options.get("shader_weights") or "constants"
+        source = generate(weights, language, mode).encode()
+        if mode != "buffer":
+            atomic_write(out, source)
+            return [out]
+        atomic_write(weights_bin_path(out), weights_buffer(weights).tobytes())
+        atomic_write(out, source)
+        return [out, weights_bin_path(out)]
     return write
 
 
@@ -80,18 +92,21 @@ FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
     ExportFormat("rtxns-json", "JSON of RTXNS's SlangPy samples (+ NAME.encoding.json sidecar)", ".json",
                  _write_rtxns_json, ("round_float16",)),
     ExportFormat("slang", "self-contained Slang module defining float3 evaluate(float2 uv)", ".slang",
-                 _write_shader("slang")),
-    ExportFormat("hlsl", "self-contained HLSL defining float3 evaluate(float2 uv)", ".hlsl", _write_shader("hlsl")),
+                 _write_shader("slang"), ("shader_weights",)),
+    ExportFormat("hlsl", "self-contained HLSL defining float3 evaluate(float2 uv)", ".hlsl", _write_shader("hlsl"),
+                 ("shader_weights",)),
     ExportFormat("npz", "numpy arrays per layer with the encoding and network descriptions", ".npz", _write_npz),
     ExportFormat("json", "documented JSON with plain or base64 arrays", ".json", _write_json, ("arrays",)),
 )}
 
-OPTION_FLAGS = {"layout": "--layout", "round_float16": "--round-float16", "arrays": "--arrays"}
+OPTION_FLAGS = {"layout": "--layout", "round_float16": "--round-float16", "arrays": "--arrays",
+                "shader_weights": "--shader-weights"}
 
 
 def export_weights(weights, fmt: str, out: str | Path, **options) -> list[Path]:
     """Writes ``weights`` (a WeightsFile) as ``fmt`` to ``out``; returns the files written.
-    Options: layout (rtxns: row_major or column_major), round_float16 (rtxns, rtxns-json), arrays (json)."""
+    Options: layout (rtxns: row_major or column_major), round_float16 (rtxns, rtxns-json), arrays (json),
+    shader_weights (slang, hlsl: constants, or buffer to read them from nts_weights, written to NAME.weights.bin)."""
     if fmt not in FORMATS:
         raise StudioError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     spec = FORMATS[fmt]

@@ -14,6 +14,8 @@ and, with ``NTS_EXAMPLE_ENTRY`` defined, adds a compute entry point ``nts_render
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import StudioError
 from .common import UV_CONVENTION, dense_layers, float_literal
 
@@ -126,33 +128,53 @@ def _array(name: str, values) -> str:
     return f"static const float {name}[{len(items)}] = {{\n    {body}\n}};\n"
 
 
-def _layer_code(l: int, inputs: int, outputs: int, has_bias: bool, act_fn: str) -> str:
+def _layer_code(l: int, inputs: int, outputs: int, has_bias: bool, act_fn: str, buffer: bool) -> str:
     """y = act(W x + b) with products summed four inputs at a time, as the trainer's inference does."""
     src, dst = f"x{l}", f"x{l + 1}"
+    w_at = (lambda i: f"nts_weights[NTS_W{l} + {i}]") if buffer else (lambda i: f"NTS_W{l}[{i}]")
+    b_at = f"nts_weights[NTS_B{l} + o]" if buffer else f"NTS_B{l}[o]"
     lines = [f"    float {dst}[{outputs}];",
              f"    for (uint o = 0u; o < {outputs}u; o++)",
              "    {",
-             f"        float acc = {f'NTS_B{l}[o]' if has_bias else '0.0'};",
+             f"        float acc = {b_at if has_bias else '0.0'};",
              f"        uint row = o * {inputs}u;"]
     full = inputs // 4
     if full:
         lines += [f"        for (uint k = 0u; k < {4 * full}u; k += 4u)",
-                  f"            acc += dot(float4(NTS_W{l}[row + k], NTS_W{l}[row + k + 1u], NTS_W{l}[row + k + 2u], "
-                  f"NTS_W{l}[row + k + 3u]),",
+                  f"            acc += dot(float4({w_at('row + k')}, {w_at('row + k + 1u')}, {w_at('row + k + 2u')}, "
+                  f"{w_at('row + k + 3u')}),",
                   f"                       float4({src}[k], {src}[k + 1u], {src}[k + 2u], {src}[k + 3u]));"]
     tail = inputs - 4 * full
     if tail:
-        w = [f"NTS_W{l}[row + {4 * full + c}u]" if c < tail else "0.0" for c in range(4)]
+        w = [w_at(f"row + {4 * full + c}u") if c < tail else "0.0" for c in range(4)]
         x = [f"{src}[{4 * full + c}]" if c < tail else "0.0" for c in range(4)]
         lines.append(f"        acc += dot(float4({', '.join(w)}), float4({', '.join(x)}));")
     lines += [f"        {dst}[o] = nts_store({act_fn}(acc));", "    }"]
     return "\n".join(lines)
 
 
-def generate(weights, language: str) -> str:
-    """The shader source (``language`` 'slang' or 'hlsl') for a WeightsFile."""
+WEIGHT_MODES = ("constants", "buffer")
+
+
+def weights_buffer(weights) -> np.ndarray:
+    """The float32 contents of ``nts_weights`` for buffer-mode shaders: per layer the weights row-major
+    (outputs x inputs), then the biases (the app's compact order; float16 networks: float16 values)."""
+    parts = []
+    for layer in dense_layers(weights):
+        parts.append(layer.weights.reshape(-1))
+        if layer.biases is not None:
+            parts.append(layer.biases)
+    return np.concatenate(parts).astype("<f4")
+
+
+def generate(weights, language: str, weights_in: str = "constants") -> str:
+    """The shader source (``language`` 'slang' or 'hlsl') for a WeightsFile, with the weights as
+    constant arrays or (``weights_in`` 'buffer') read from ``StructuredBuffer<float> nts_weights``."""
     if language not in ("slang", "hlsl"):
         raise StudioError(f"unknown shader language {language!r}; choose slang or hlsl")
+    if weights_in not in WEIGHT_MODES:
+        raise StudioError(f"unknown shader weight storage {weights_in!r}; choose constants or buffer")
+    buffer = weights_in == "buffer"
     preset = weights.preset
     net, encoding = preset.network, preset.encoding
     helper, feature = _encoding(encoding)
@@ -171,7 +193,8 @@ def generate(weights, language: str) -> str:
     parts = [
         f"// Neural Texture Studio inference shader ({'Slang' if language == 'slang' else 'HLSL'}), generated from "
         f"preset {preset.name!r}.",
-        "// Self-contained: paste it into a shader or load it as a module; it includes nothing.",
+        "// Self-contained: paste it into a shader or load it as a module; it includes nothing"
+        + (" (the weights come in a buffer, below)." if buffer else "."),
         "//",
         "//   float3 evaluate(float2 uv)  -> the network's RGB (unclamped) at uv",
         f"//   {UV_CONVENTION}.",
@@ -180,15 +203,38 @@ def generate(weights, language: str) -> str:
         "computed by nts_feature(uv, f).",
         f"// Network: {shapes} (dense layers, {'with' if net.bias else 'without'} biases).",
         f"// {store_doc}.",
-        "// Weights: NTS_W<l> holds layer l's matrix row-major (element [o * inputs + i] multiplies input i for",
-        "// output o), NTS_B<l> its biases. Layer l computes x<l+1>[o] = act(NTS_B<l>[o] + sum_i NTS_W<l>[o * inputs + i] * x<l>[i]).",
-        "",
     ]
-    for l, ly in enumerate(layers):
-        parts.append(f"// layer {l}: {ly.inputs} inputs -> {ly.outputs} outputs, {ly.activation}")
-        parts.append(_array(f"NTS_W{l}", ly.weights.reshape(-1)))
-        if ly.biases is not None:
-            parts.append(_array(f"NTS_B{l}", ly.biases))
+    if buffer:
+        parts += [
+            "// Weights: read from nts_weights, float32, one layer after the other: layer l's matrix row-major from",
+            "// NTS_W<l> (element NTS_W<l> + o * inputs + i multiplies input i for output o), then its biases from",
+            "// NTS_B<l>. Layer l computes x<l+1>[o] = act(b[o] + sum_i W[o * inputs + i] * x<l>[i]). Bind the",
+            f"// {sum(ly.weights.size + (0 if ly.biases is None else ly.biases.size) for ly in layers)} floats "
+            "written beside this file (.weights.bin, little-endian float32) to nts_weights.",
+            "",
+            "StructuredBuffer<float> nts_weights;  // no register given: add one that fits your root signature",
+        ]
+        at = 0
+        for l, ly in enumerate(layers):
+            parts.append(f"static const uint NTS_W{l} = {at}u;  // layer {l}: {ly.inputs} inputs -> {ly.outputs} "
+                         f"outputs, {ly.activation}")
+            at += ly.weights.size
+            if ly.biases is not None:
+                parts.append(f"static const uint NTS_B{l} = {at}u;")
+                at += ly.biases.size
+        parts.append("")
+    else:
+        parts += [
+            "// Weights: NTS_W<l> holds layer l's matrix row-major (element [o * inputs + i] multiplies input i for",
+            "// output o), NTS_B<l> its biases. Layer l computes x<l+1>[o] = act(NTS_B<l>[o] + sum_i NTS_W<l>[o * inputs "
+            "+ i] * x<l>[i]).",
+            "",
+        ]
+        for l, ly in enumerate(layers):
+            parts.append(f"// layer {l}: {ly.inputs} inputs -> {ly.outputs} outputs, {ly.activation}")
+            parts.append(_array(f"NTS_W{l}", ly.weights.reshape(-1)))
+            if ly.biases is not None:
+                parts.append(_array(f"NTS_B{l}", ly.biases))
     if net.half:
         parts.append(ROUND_HALF)
     parts += [
@@ -206,14 +252,14 @@ def generate(weights, language: str) -> str:
     last = len(layers) - 1
     for l, ly in enumerate(layers):
         act_fn = "nts_output_activation" if l == last else "nts_hidden_activation"
-        body.append(_layer_code(l, ly.inputs, ly.outputs, ly.biases is not None, act_fn))
+        body.append(_layer_code(l, ly.inputs, ly.outputs, ly.biases is not None, act_fn, buffer))
     body.append(f"    return float3(x{last + 1}[0], x{last + 1}[1], x{last + 1}[2]);")
     parts.append("float3 evaluate(float2 uv)\n{\n" + "\n".join(body) + "\n}\n")
     if language == "hlsl":
         parts.append(
             "#ifdef NTS_EXAMPLE_ENTRY\n"
             "// Example: fill a texture with the network's image (dispatch ceil(W/8) x ceil(H/8) groups).\n"
-            "RWTexture2D<float4> nts_output : register(u0);\n\n"
+            "RWTexture2D<float4> nts_output;\n\n"
             "[numthreads(8, 8, 1)]\n"
             "void nts_render(uint3 id : SV_DispatchThreadID)\n{\n"
             "    uint width, height;\n"

@@ -211,6 +211,25 @@ def test_files_written_by_earlier_rtxns_releases_load(rtxns_exact):
     np.testing.assert_array_equal(back.parameters, rtxns_exact.parameters)
 
 
+def test_files_with_16_byte_aligned_biases_load(device):
+    """RTXNS 1.0-1.2.0 aligned biases to 16 bytes; with 12 inputs x 20 hidden that differs from 64."""
+    weights = random_weights(device, with_network(load_preset("rtxns-simple-training"), n_neurons=20,
+                                                  n_hidden_layers=1, precision="float16"))
+    layers = [(w.astype("<f2"), b.astype("<f2")) for w, b in weights.layout.layers_of(half(weights.parameters))]
+    header, blob, at = bytearray(304), bytearray(), 0
+    struct.pack_into("<IIIIIii", header, 0, VERSION, 1, 12, 20, 3, 0, 0)
+    for l, (w, b) in enumerate(layers):
+        woff = align64(at)
+        boff = (woff + w.nbytes + 15) // 16 * 16
+        blob += bytes(woff - len(blob)) + w.tobytes() + bytes(boff - woff - w.nbytes) + b.tobytes()
+        at = boff + b.nbytes
+        struct.pack_into("<IIQQII", header, 32 + 32 * l, w.shape[1], w.shape[0], w.nbytes, b.nbytes, woff, boff)
+    assert struct.unpack_from("<I", header, 32 + 28)[0] == 480  # not 512
+    struct.pack_into("<Q", header, 296, len(blob))
+    back = import_bytes(bytes(header + blob), "v1.bin")
+    np.testing.assert_array_equal(back.parameters, half(weights.parameters))
+
+
 def test_rtxns_import_options_and_other_input_counts(device, tmp_path):
     from app.encodings import encoding_from_config
     preset = with_network(load_preset("rtxns-simple-training"), n_hidden_layers=1, n_neurons=16)

@@ -69,14 +69,16 @@ class PackedNetwork:
         return self.layout in PORTABLE_LAYOUTS
 
 
-def place(shapes: list[tuple[int, int]], matrix_size) -> tuple[tuple[LayerPlacement, ...], int]:
+def place(shapes: list[tuple[int, int]], matrix_size, bias_alignment: int = ALIGNMENT
+          ) -> tuple[tuple[LayerPlacement, ...], int]:
     """Placements for layers of (outputs, inputs); ``matrix_size(rows, cols)`` gives a matrix's bytes.
-    Every block starts 64-byte aligned and the total is rounded up to 64 bytes, as RTXNS does."""
+    Every block starts 64-byte aligned and the total is rounded up to 64 bytes, as RTXNS (1.2.2 and later)
+    does; its earlier releases put biases on 16-byte boundaries (``bias_alignment`` 16)."""
     at, out = 0, []
     for outputs, inputs in shapes:
         weight_size = int(matrix_size(outputs, inputs))
         weight_offset = align(at)
-        bias_offset = align(weight_offset + weight_size)
+        bias_offset = (weight_offset + weight_size + bias_alignment - 1) // bias_alignment * bias_alignment
         at = bias_offset + outputs * HALF
         out.append(LayerPlacement(inputs, outputs, weight_size, outputs * HALF, weight_offset, bias_offset))
     return tuple(out), align(at)

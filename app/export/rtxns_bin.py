@@ -14,6 +14,8 @@ Little-endian, a 304-byte header (the C++ ``NetworkFileHeader`` with its natural
     296  u64  dataSize
     304  dataSize bytes: per layer the float16 weight matrix (outputs x inputs) then the float16 biases,
               each block starting on a 64-byte boundary; dataSize is the end rounded up to 64 bytes
+              (RTXNS before 1.2.2 put biases on 16-byte boundaries, and 1.0 did not pad the end: such
+              files are read too; files are always written the current way)
 
 This module converts between those bytes and a ``PackedNetwork``; app/export/imports.py turns the
 result into a network the app can use.
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import StudioError
-from .layouts import MATRIX_LAYOUTS, PORTABLE_LAYOUTS, LayerPlacement, PackedNetwork, place
+from .layouts import MATRIX_LAYOUTS, PORTABLE_LAYOUTS, LayerPlacement, PackedNetwork, align, place
 
 HEADER_VERSION = 0xA1C0DE01
 MAX_LAYERS = 8                  # RTXNS MAX_SUPPORTED_LAYERS
@@ -125,32 +127,33 @@ def decode_rtxns(data: bytes, name: str = "network") -> RtxnsNetwork:
         raise StudioError(f"{name} has {have - data_size} unexpected bytes after its {data_size} bytes of parameters")
 
     shapes = architecture_shapes(num_hidden, inputs, hidden, outputs)
-    expected, total = place(shapes, lambda rows, cols: rows * cols * 2)
-    placements = []
-    for l in range(MAX_LAYERS):
-        record = LAYER.unpack_from(data, LAYERS_OFFSET + l * LAYER.size)
-        if l >= len(shapes):
-            if any(record):
-                raise StudioError(f"{name}: unused layer record {l} is not zero (damaged header?)")
-            continue
-        got = LayerPlacement(*record)
-        want = expected[l]
+    half_size = lambda rows, cols: rows * cols * 2
+    expected, _ = place(shapes, half_size)
+    # RTXNS before 1.2.2 aligned biases to 16 bytes only (and 1.0 did not pad the end): accept its files too
+    older, _ = place(shapes, half_size, bias_alignment=16)
+    records = [LayerPlacement(*LAYER.unpack_from(data, LAYERS_OFFSET + l * LAYER.size)) for l in range(MAX_LAYERS)]
+    for l, got in enumerate(records[len(shapes):], len(shapes)):
+        if any((got.inputs, got.outputs, got.weight_size, got.bias_size, got.weight_offset, got.bias_offset)):
+            raise StudioError(f"{name}: unused layer record {l} is not zero (damaged header?)")
+    placements = records[:len(shapes)]
+    for l, (got, want) in enumerate(zip(placements, expected)):
         if (got.inputs, got.outputs) != (want.inputs, want.outputs):
             raise StudioError(f"{name}: layer {l} is {got.inputs} inputs x {got.outputs} outputs, but the architecture "
                               f"says {want.inputs} x {want.outputs}")
         if (got.weight_size, got.bias_size) != (want.weight_size, want.bias_size):
             raise StudioError(f"{name}: layer {l} declares {got.weight_size} weight and {got.bias_size} bias bytes; a "
                               f"float16 {want.outputs} x {want.inputs} layer has {want.weight_size} and {want.bias_size}")
-        if (got.weight_offset, got.bias_offset) != (want.weight_offset, want.bias_offset):
-            raise StudioError(f"{name}: layer {l}'s weights and biases sit at bytes {got.weight_offset} and "
-                              f"{got.bias_offset}; RTXNS's 64-byte aligned layout puts them at {want.weight_offset} "
-                              f"and {want.bias_offset}")
-        placements.append(got)
+    if tuple(placements) != expected and tuple(placements) != older:
+        l, got, want = next((l, g, w) for l, (g, w) in enumerate(zip(placements, expected)) if g != w)
+        raise StudioError(f"{name}: layer {l}'s weights and biases sit at bytes {got.weight_offset} and "
+                          f"{got.bias_offset}; RTXNS's aligned layout puts them at {want.weight_offset} and "
+                          f"{want.bias_offset} ({older[l].bias_offset} for the biases before RTXNS 1.2.2)")
     end = placements[-1].bias_offset + placements[-1].bias_size
-    # RTXNS rounds the data up to 64 bytes; files written by its earlier releases end at the last bias.
-    if not end <= data_size <= total:
+    padded = align(end)
+    # RTXNS rounds the data up to 64 bytes; its first release ended it at the last bias.
+    if not end <= data_size <= padded:
         raise StudioError(f"{name} declares {data_size} bytes of parameters; its layers need {end} "
-                          f"({total} with RTXNS's final 64-byte padding)")
+                          f"({padded} with RTXNS's final 64-byte padding)")
     packed = PackedNetwork(layout, tuple(placements), bytes(data[HEADER_SIZE:]))
     for l, p in enumerate(placements):
         for what, offset, count in (("weights", p.weight_offset, p.inputs * p.outputs),

@@ -201,7 +201,7 @@ def test_column_major_file_round_trips(rtxns_exact, tmp_path):
 
 
 def test_files_written_by_earlier_rtxns_releases_load(rtxns_exact):
-    """RTXNS 1.0-1.2 did not pad the data to 64 bytes at the end (its disney.ns.bin ends at the last bias)."""
+    """RTXNS 1.0 did not pad the data to 64 bytes at the end (its disney.ns.bin ends at the last bias)."""
     data = bytearray(encode_rtxns(rtxns_network(rtxns_exact)))
     end = parse_rtxns(bytes(data))["records"][4]
     end = end[5] + end[3]

@@ -511,25 +511,37 @@ def test_no_bias_network_exports(device, tmp_path):
     assert not parse_rtxns((tmp_path / "nb.bin").read_bytes())["layers"][0][1].any()
 
 
+def run_hlsl(device, path, buffers=None):
+    """Compiles the HLSL file with Slang and runs its example entry point over a W x H texture."""
+    import slangpy as spy
+    session = device.create_slang_session(compiler_options={"defines": {"NTS_EXAMPLE_ENTRY": "1"}})
+    module = session.load_module_from_source(f"nts_exported_{path.stem}", path.read_text(), str(path))
+    kernel = device.create_compute_kernel(session.link_program([module], [module.entry_point("nts_render")]))
+    tex = device.create_texture(format=spy.Format.rgba32_float, width=W, height=H,
+                                usage=spy.TextureUsage.unordered_access | spy.TextureUsage.shader_resource)
+    kernel.dispatch(thread_count=[W, H, 1], vars={"nts_output": tex, **(buffers or {})})
+    device.wait_for_idle()
+    return tex.to_numpy()[:, :, :3]
+
+
 def test_hlsl_export_compiles_and_reproduces_infer(device, rtxns_small, tmp_path):
     import slangpy as spy
     out = tmp_path / "net.hlsl"
     export_weights(rtxns_small, "hlsl", out)
-    text = out.read_text()
-    assert not __import__("re").search(r"\bhalf\b", text)  # HLSL 5: no 16-bit types; integer rounding
-    session = device.create_slang_session(compiler_options={"defines": {"NTS_EXAMPLE_ENTRY": "1"}})
-    module = session.load_module_from_source("nts_exported_hlsl", text, str(out))
-    kernel = device.create_compute_kernel(session.link_program([module], [module.entry_point("nts_render")]))
-    tex = device.create_texture(format=spy.Format.rgba32_float, width=W, height=H,
-                                usage=spy.TextureUsage.unordered_access | spy.TextureUsage.shader_resource)
-    kernel.dispatch(thread_count=[W, H, 1], vars={"nts_output": tex})
-    device.wait_for_idle()
-    np.testing.assert_allclose(tex.to_numpy()[:, :, :3], infer(device, rtxns_small), atol=1e-3, rtol=0)
+    assert not __import__("re").search(r"\bhalf\b", out.read_text())  # HLSL 5: no 16-bit types
+    image = infer(device, rtxns_small)
+    np.testing.assert_allclose(run_hlsl(device, out), image, atol=1e-3, rtol=0)
+    # weights in a buffer: bound by name (the file fixes no register, so it cannot collide on Vulkan)
+    out, weights_bin = export_weights(rtxns_small, "hlsl", tmp_path / "buf.hlsl", shader_weights="buffer")
+    values = np.frombuffer(weights_bin.read_bytes(), "<f4").copy()
+    buf = device.create_buffer(element_count=values.size, struct_size=4, usage=spy.BufferUsage.shader_resource,
+                               data=values)
+    np.testing.assert_allclose(run_hlsl(device, out, {"nts_weights": buf}), image, atol=1e-3, rtol=0)
 
 
 def test_full_rtxns_network_shaders_with_buffer_weights(device, rtxns_exact, tmp_path):
-    """The full 12 -> 4 x 64 -> 3 network of the rtxns-simple-training preset, weights read from a buffer
-    (held as constants, lavapipe's compiler takes many minutes over its 13,000 weights)."""
+    """The full 12 -> 4 x 64 -> 3 network of the rtxns-simple-training preset as a Slang module reading
+    its weights from a buffer (held as constants, lavapipe takes many minutes over its 13,000 weights)."""
     import slangpy as spy
     paths = export_weights(rtxns_exact, "slang", tmp_path / "full.slang", shader_weights="buffer")
     assert paths == [tmp_path / "full.slang", tmp_path / "full.slang.weights.bin"]
@@ -545,16 +557,6 @@ def test_full_rtxns_network_shaders_with_buffer_weights(device, rtxns_exact, tmp
     layers = rtxns_exact.layout.layers_of(half(rtxns_exact.parameters))
     mine = forward(layers, encode_frequency_rtxns(uv), "leaky_relu", "sigmoid", storage=half)
     same_float16_network(got, mine)
-    # the same as HLSL, through its example entry point
-    hlsl = export_weights(rtxns_exact, "hlsl", tmp_path / "full.hlsl", shader_weights="buffer")[0]
-    session = device.create_slang_session(compiler_options={"defines": {"NTS_EXAMPLE_ENTRY": "1"}})
-    mod = session.load_module_from_source("nts_exported_hlsl_buffer", hlsl.read_text(), str(hlsl))
-    kernel = device.create_compute_kernel(session.link_program([mod], [mod.entry_point("nts_render")]))
-    tex = device.create_texture(format=spy.Format.rgba32_float, width=W, height=H,
-                                usage=spy.TextureUsage.unordered_access | spy.TextureUsage.shader_resource)
-    kernel.dispatch(thread_count=[W, H, 1], vars={"nts_output": tex, "nts_weights": buf})
-    device.wait_for_idle()
-    np.testing.assert_array_equal(tex.to_numpy()[:, :, :3].reshape(-1, 3), got)
 
 
 def test_float16_rounding_in_shaders_is_nearest_even(device, tmp_path):

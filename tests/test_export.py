@@ -181,6 +181,13 @@ def test_own_to_rtxns_to_import_to_infer_is_exact(device, rtxns_exact, tmp_path)
     np.testing.assert_array_equal(load_weights(out).parameters, rtxns_exact.parameters)
 
 
+def test_freshly_trained_network_round_trips_exactly(device, rtxns_trained, tmp_path):
+    # infer rounds the float32 masters to the nearest float16 as the export does, on every device
+    out = tmp_path / "net.bin"
+    export_weights(rtxns_trained, "rtxns", out)
+    np.testing.assert_array_equal(infer(device, load_network_file(out)), infer(device, rtxns_trained))
+
+
 def test_export_rounds_float32_masters_to_nearest_float16(rtxns_trained, tmp_path):
     out = tmp_path / "net.bin"
     export_weights(rtxns_trained, "rtxns", out)

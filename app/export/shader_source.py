@@ -14,6 +14,8 @@ and, with ``NTS_EXAMPLE_ENTRY`` defined, adds a compute entry point ``nts_render
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import StudioError
@@ -22,34 +24,9 @@ from .common import UV_CONVENTION, dense_layers, float_literal
 PI = "3.14159265358979"
 
 # float -> nearest float16 value (ties to even) -> float, with integer operations only; identical in
-# Slang and HLSL. Normal halves keep 10 mantissa bits; below 2^-14 the step is 2^-24; from 65520 on, inf.
-ROUND_HALF = """float nts_round_half(float x)
-{
-    uint u = asuint(x);
-    uint a = u & 0x7fffffffu;
-    uint sign = u & 0x80000000u;
-    if (a >= 0x7f800000u)
-        return x;                                   // inf, NaN
-    if (a >= 0x477ff000u)
-        return asfloat(sign | 0x7f800000u);         // beyond float16's range
-    if (a >= 0x38800000u)                           // a normal float16
-    {
-        a = (a + 0xfffu + ((a >> 13) & 1u)) & 0xffffe000u;
-        return asfloat(sign | a);
-    }
-    uint e = a >> 23;                               // a float16 subnormal: multiples of 2^-24
-    if (e < 102u)
-        return asfloat(sign);                       // below 2^-25: rounds to zero
-    uint m = (a & 0x7fffffu) | 0x800000u;
-    uint shift = 126u - e;                          // value = m * 2^-shift in units of 2^-24
-    uint q = m >> shift;
-    uint rest = m & ((1u << shift) - 1u);
-    uint halfway = 1u << (shift - 1u);
-    if (rest > halfway || (rest == halfway && (q & 1u) != 0u))
-        q += 1u;
-    return asfloat(sign | asuint(float(q) * 5.9604644775390625e-8));
-}
-"""
+# Slang and HLSL: the project's own (shaders/half_rounding.slang), pasted so the export includes nothing.
+ROUND_HALF = (Path(__file__).resolve().parents[2] / "shaders" / "half_rounding.slang").read_text().split(
+    "#pragma once", 1)[1].strip() + "\n"
 TWO_PI = "6.28318530717959"
 
 

@@ -50,7 +50,7 @@ def take(section: dict, key: str, kind: type | tuple, default: Any, where: str,
         raise StudioError(f"{where}.{key} must be {_kind_name(kinds)}, not {value!r}")
     if choices is not None and value not in choices:
         raise StudioError(f"{where}.{key} must be one of {', '.join(map(str, choices))}, not {value!r}")
-    if lo is not None and value < lo or hi is not None and value > hi:
+    if lo is not None and not value >= lo or hi is not None and not value <= hi:  # NaN fails both
         raise StudioError(f"{where}.{key} = {value!r} is out of range [{lo}, {hi}]")
     return value
 

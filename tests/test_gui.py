@@ -145,6 +145,19 @@ def test_window(small_texture, tmp_path, artifacts):
         expected = (np.clip(saved_prediction, 0, 1) * 255 + 0.5).astype(np.uint8)
         np.testing.assert_array_equal(iio.imread(exported)[:, :, :3], expected)
 
+        # Export as an RTXNS network from the menu, then load that file back: the same image.
+        rtxns_file = tmp_path / "net.bin"
+        ctx.menu_click("//##MainMenuBar/File/Export weights as/rtxns (.bin)...")
+        ctx.item_input_value("**/File name", str(rtxns_file))
+        wait_until(ctx, lambda: "exported rtxns" in state.message.text, "the RTXNS export")
+        assert rtxns_file.exists() and (tmp_path / "net.bin.encoding.json").exists()
+        ctx.key_press(imgui.Key.mod_ctrl | imgui.Key.o)
+        ctx.item_input_value("**/File name", str(rtxns_file))
+        wait_until(ctx, lambda: "loaded net.bin" in state.message.text, "the RTXNS file to load")
+        assert "net.bin.encoding.json" in state.message.text  # says where encoding and activations came from
+        next_render(ctx, state, "the RTXNS network")
+        np.testing.assert_array_equal(state.images.arrays["prediction"], saved_prediction)
+
         # A file that is not an image: a message in the window, the texture and the app stay.
         ctx.item_click("**/Open image...")
         ctx.item_input_value("**/File name", str(not_an_image))

@@ -187,20 +187,35 @@ def reset_weights(state: AppState, seed: int | None = None) -> None:
     defer(state, "reset", task)
 
 
+def _weights_file(state: AppState) -> WeightsFile:
+    tr = state.trainer
+    if tr is None:
+        raise StudioError("no network to save yet")
+    stats = {"steps": tr.step, "samples": tr.samples_seen, "loss": state.history.loss.last(),
+             "psnr": state.history.psnr.last(), "train_seconds": tr.train_seconds, "adapter": tr.info.adapter}
+    size = state.texture.size if state.texture else (0, 0)
+    return WeightsFile(current_preset(state), tr.parameters(), size, tr.transform, stats)
+
+
 def save_weights_to(state: AppState, path: str | Path) -> None:
     path = Path(path).expanduser()
 
     def task():
-        tr = state.trainer
-        if tr is None:
-            raise StudioError("no network to save yet")
-        stats = {"steps": tr.step, "samples": tr.samples_seen, "loss": state.history.loss.last(),
-                 "psnr": state.history.psnr.last(), "train_seconds": tr.train_seconds,
-                 "adapter": tr.info.adapter}
-        size = state.texture.size if state.texture else (0, 0)
-        save_weights(path, WeightsFile(current_preset(state), tr.parameters(), size, tr.transform, stats))
-        state.report(f"saved weights {path} ({tr.parameter_count:,} parameters, step {tr.step})")
+        weights = _weights_file(state)
+        save_weights(path, weights)
+        state.report(f"saved weights {path} ({weights.parameters.size:,} parameters, step {state.trainer.step})")
     defer(state, "save weights", task)
+
+
+def export_weights_as(state: AppState, fmt: str, path: str | Path) -> None:
+    """Writes the current network in another tool's format (app/export); refusals show in the window."""
+    from ..export import export_weights
+    path = Path(path).expanduser()
+
+    def task():
+        written = export_weights(_weights_file(state), fmt, path)
+        state.report(f"exported {fmt}: {', '.join(p.name for p in written)}")
+    defer(state, "export weights", task)
 
 
 def load_weights_from(state: AppState, path: str | Path) -> None:
@@ -236,8 +251,9 @@ def _use_weights(state: AppState, path: Path, weights: WeightsFile) -> None:
     state.render_requested = True
     steps = weights.stats.get("steps")
     trained = f", trained {steps} steps" if steps else ""
+    notes = "".join(f"; {note}" for note in weights.notes)  # what an import of another tool's file assumed
     state.report(f"loaded {path.name} ({tr.parameter_count:,} parameters{trained}); "
-                 f"training paused, Space resumes")
+                 f"training paused, Space resumes{notes}")
 
 
 def describe_network(preset: Preset) -> str:

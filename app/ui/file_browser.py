@@ -16,6 +16,7 @@ from imgui_bundle import imgui
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tga", ".tif", ".tiff", ".exr", ".hdr", ".gif", ".webp")
 WEIGHTS_EXTENSIONS = (".ntsw",)
+NETWORK_EXTENSIONS = (".ntsw", ".bin", ".json")  # what Load reads: also RTXNS networks
 
 
 def native_dialogs_available() -> bool:

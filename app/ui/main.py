@@ -13,7 +13,7 @@ from imgui_bundle import hello_imgui, imgui, immapp
 from ..errors import StudioError
 from ..preset import Preset, load_preset
 from . import actions, engine
-from .file_browser import IMAGE_EXTENSIONS, WEIGHTS_EXTENSIONS, FileBrowser, gui_file_browser
+from .file_browser import IMAGE_EXTENSIONS, NETWORK_EXTENSIONS, WEIGHTS_EXTENSIONS, FileBrowser, gui_file_browser
 from .panel_metrics import gui_metrics
 from .panel_network import SAVE_PRESET_POPUP, gui_network
 from .panel_texture import gui_texture
@@ -46,9 +46,10 @@ def create_state(texture: str | Path | None = None, preset: str | Path = DEFAULT
         state.texture = Texture("gradient", np.stack([x, y, 1 - x], 2).astype(np.float32))
     state.dialogs = {
         "texture": FileBrowser("Open image", "Open", IMAGE_EXTENSIONS),
-        "load": FileBrowser("Load weights", "Open", WEIGHTS_EXTENSIONS),
+        "load": FileBrowser("Load weights", "Open", NETWORK_EXTENSIONS),
         "save": FileBrowser("Save weights", "Save", WEIGHTS_EXTENSIONS),
         "export": FileBrowser("Export prediction", "Save", (".png",)),
+        "export_weights": FileBrowser("Export weights", "Save"),
     }
     engine.request_build(state, chosen, "first network")
     if errors:
@@ -101,6 +102,13 @@ def _open_load_weights(state: AppState) -> None:
 def _open_export(state: AppState) -> None:
     name = f"{Path(state.texture.name).stem}-prediction.png"
     state.dialogs["export"].open(lambda p: actions.export_prediction(state, p), name=name)
+
+
+def _open_export_weights(state: AppState, fmt) -> None:
+    dialog = state.dialogs["export_weights"]
+    dialog.extensions = (fmt.suffix,)
+    dialog.open(lambda p: actions.export_weights_as(state, fmt.name, p),
+                name=f"{Path(state.texture.name).stem}{fmt.suffix}")
 
 
 def _gui_dialogs(state: AppState) -> None:
@@ -163,6 +171,13 @@ def gui_menus(state: AppState) -> None:
             _open_save_weights(state)
         if imgui.menu_item_simple("Export prediction as PNG...", enabled=state.trainer is not None):
             _open_export(state)
+        if imgui.begin_menu("Export weights as", state.trainer is not None):
+            from ..export import FORMATS
+            for fmt in FORMATS.values():
+                if imgui.menu_item_simple(f"{fmt.name} ({fmt.suffix})..."):
+                    _open_export_weights(state, fmt)
+                imgui.set_item_tooltip(fmt.summary)
+            imgui.end_menu()
         if imgui.menu_item_simple("Save settings as preset..."):
             state.preset_name_edit = state.preset.name
             state.popups_to_open.append(SAVE_PRESET_POPUP)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from .errors import StudioError
@@ -166,7 +165,6 @@ def cmd_train(args) -> int:
     psnr = trainer.psnr()
     chunk = max(1, min(64, steps // 50 or 1))
     next_psnr = 0
-    t_start = time.perf_counter()
     while trainer.step < steps:
         trainer.train(min(chunk, steps - trainer.step))
         trainer.check_finite()
@@ -186,7 +184,6 @@ def cmd_train(args) -> int:
     if args.preview:
         save_image(args.preview, trainer.prediction())
         print(f"wrote preview {args.preview}", file=sys.stderr)
-    del t_start
     print(f"psnr={psnr:.2f} samples_per_s={rate:.0f} steps={trainer.step} seconds={trainer.train_seconds:.2f}")
     return 0
 

@@ -12,7 +12,7 @@ from app.errors import StudioError
 from app.export import export_weights
 from app.export.imports import ImportOptions, import_bytes, load_network_file
 from app.export.layouts import append_convert, convert, device_placement, pack, unpack
-from app.export.rtxns_bin import decode_rtxns, encode_rtxns, rtxns_network
+from app.export.rtxns_bin import encode_rtxns, rtxns_network
 from app.export.sidecar import sidecar_path
 from app.preset import load_preset
 from app.trainer import Trainer

@@ -1,7 +1,7 @@
-"""GPU state of an encoding with trainable parameters (hash grid): its table, gradient and Adam moments.
-
-The float32 table is both what the forward pass reads (as a typed Buffer<float>) and what the optimizer
-updates in place; the shaders see it and its gradient as global variables of the encoding's Slang file.
+"""GPU state of an encoding with trainable parameters (hash grid, permutohedral lattice): its float32 master
+table, the copy the forward pass reads (float16 for float16 networks, as a typed Buffer<float>), the
+gradient and the Adam moments. The shaders see the forward copy and the gradient as global variables of
+the encoding's Slang file.
 """
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ from .errors import StudioError
 
 
 class EncodingParameters:
-    def __init__(self, device, encoding):
+    def __init__(self, device, encoding, half: bool = False):
         import slangpy as spy
-        self.device, self.encoding = device, encoding
+        self.device, self.encoding, self.half = device, encoding, half
         self.count = encoding.parameter_count
         usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access
         zeros = np.zeros(self.count, np.float32)
         make = lambda: device.create_buffer(size=self.count * 4, struct_size=4, format=spy.Format.r32_float,
                                             usage=usage, data=zeros)
-        self.table, self.grads, self.moment1, self.moment2 = make(), make(), make(), make()
+        self.master, self.grads, self.moment1, self.moment2 = make(), make(), make(), make()
+        self.table = device.create_buffer(size=self.count * (2 if half else 4), usage=usage,
+                                          format=spy.Format.r16_float if half else spy.Format.r32_float)
 
     def shader_vars(self) -> dict:
         return {"g_encoding_params": self.table, "g_encoding_grads": self.grads}
@@ -29,12 +31,14 @@ class EncodingParameters:
         if values.shape != (self.count,):
             raise StudioError(f"the {self.encoding.otype} encoding has {self.count} parameters, got {values.size}")
         zeros = np.zeros(self.count, np.float32)
-        self.table.copy_from_numpy(values)
+        self.master.copy_from_numpy(values)
+        # float16 tables hold the nearest float16 values, as the optimizer writes them
+        self.table.copy_from_numpy(values.astype(np.float16) if self.half else values)
         for buffer in (self.grads, self.moment1, self.moment2):
             buffer.copy_from_numpy(zeros)
 
     def parameters(self) -> np.ndarray:
-        return self.table.to_numpy().view(np.float32)[:self.count].copy()
+        return self.master.to_numpy().view(np.float32)[:self.count].copy()
 
     def gradients(self) -> np.ndarray:
         """The accumulated (loss-scaled) table gradient; clears it."""
@@ -48,5 +52,5 @@ class EncodingParameters:
 
     def append_optimizer(self, encoder, kernels, opt: dict, scaler) -> None:
         kernels.optimizer_encoding.dispatch(thread_count=[self.count, 1, 1], command_encoder=encoder,
-                                            params=self.table, grads=self.grads, moment1=self.moment1,
+                                            params=self.master, table=self.table, grads=self.grads, moment1=self.moment1,
                                             moment2=self.moment2, count=self.count, scaler=scaler, opt=opt)

@@ -45,7 +45,8 @@ class Trainer:
         self.mlp_path = choose_mlp_path(self.info, mlp_path, coopvec_supports(self.network, self.encoding))
         engine = CoopVecMLP if self.mlp_path == "coopvec" else PortableMLP
         self.mlp = engine(device, self.encoding, self.network, self.layout, software=self.info.software)
-        self.encoding_state = EncodingParameters(device, self.encoding) if self.encoding.parameter_count else None
+        self.encoding_state = (EncodingParameters(device, self.encoding, self.network.half)
+                               if self.encoding.parameter_count else None)
         self.images = image_kernels(device)
         self.loss = preset.loss
         self.optimizer = preset.optimizer

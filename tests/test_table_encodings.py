@@ -134,3 +134,19 @@ def test_permutohedral_encoding_is_continuous_across_simplex_boundaries():
     # and the points really do land in many different simplices
     entries, _ = ref.permuto_corners(uv, LATTICE.levels()[3])
     assert len(np.unique(np.sort(entries, 1), axis=0)) > 100
+
+
+def test_float16_networks_read_a_float16_table(device, small_image):
+    net = NetworkConfig(16, 1, "relu", "none", precision="float16")
+    t = Trainer(device, small_image, Preset(encoding=GRID, network=net, training=TrainingConfig(batch_size=BATCH)))
+    params = t.parameters()
+    params[t.layout.parameter_count:] = np.random.default_rng(6).uniform(-1, 1, GRID.parameter_count)
+    t.set_parameters(params)
+    t.train(2)
+    master = t.parameters()[t.layout.parameter_count:]
+    table = t.encoding_state.table.to_numpy().view(np.float16)[:GRID.parameter_count]
+    np.testing.assert_array_equal(table, master.astype(np.float16))  # rounded to nearest
+    t.gradients()  # a forward pass with the table as it is now
+    uv = ref.random_uv(t.seed, t.step + 1, np.arange(BATCH))
+    expected = ref.table_encode(uv, table.astype(np.float64), GRID, ref.hash_grid_corners)
+    np.testing.assert_allclose(t.batch_inputs(), expected, atol=2e-3)  # inputs stored as float16 too

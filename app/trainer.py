@@ -206,9 +206,10 @@ class Trainer:
         return rec.transpose(1, 0, 2).reshape(self.batch, -1)[:, :lay.input_dims].astype(np.float32)
 
     def check_finite(self) -> None:
-        """Raises StudioError when training has diverged (NaN or infinite loss or weights)."""
+        """Raises StudioError when training has diverged (NaN or infinite loss or MLP weights; the window
+        calls this every frame, so a large encoding table is not read back: its values reach the loss)."""
         loss = self.last_loss()
-        if self.step and not (math.isfinite(loss) and np.isfinite(self.parameters()).all()):
+        if self.step and not (math.isfinite(loss) and np.isfinite(self.mlp.parameters()).all()):
             raise StudioError(f"training diverged at step {self.step} (loss is {loss}); lower the learning rate "
                               f"({self.optimizer.learning_rate:g}) or use float32 precision")
 

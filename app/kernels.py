@@ -71,13 +71,17 @@ def _compile(device, session, module: str, entry: str):
         raise StudioError(f"shader {module}.{entry} failed to compile: {' | '.join(lines[:4])[:600]}") from err
 
 
+def slang_session(device, defines: dict[str, str]):
+    """A Slang session that finds the project's shaders, with one variant's defines."""
+    return device.create_slang_session(compiler_options={"include_paths": [str(SHADER_DIR)], "defines": defines})
+
+
 def _kernels(device, family: str, defines: dict[str, str], cls, entries: dict[str, tuple[str, str]], **extra):
     """``cls`` with each field compiled from (module, entry point), in one Slang session per define set;
     cached per device."""
     key = (id(device), family, tuple(sorted(defines.items())))
     if key not in _cache:
-        session = device.create_slang_session(compiler_options={"include_paths": [str(SHADER_DIR)],
-                                                                "defines": defines})
+        session = slang_session(device, defines)
         _cache[key] = cls(**{field: _compile(device, session, *where) for field, where in entries.items()}, **extra)
     return _cache[key]
 

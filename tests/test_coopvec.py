@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import reference as ref
-from app.device import DeviceInfo, SHADER_DIR, choose_mlp_path, describe
+from app.device import DeviceInfo, choose_mlp_path, describe
 from app.errors import StudioError
-from app.kernels import network_defines
+from app.kernels import network_defines, slang_session
 from app.mlp_coopvec import coopvec_supports
 from app.network import Layout, NetworkConfig
 from app.optimizers import OptimizerConfig
@@ -14,12 +14,15 @@ from app.preset import load_preset
 from app.trainer import Trainer
 
 
-def compile_pipeline(device, module, entry):
+def rtxns_session(device):
+    """A Slang session for the rtxns-simple-training network's shader variant."""
     preset = load_preset("rtxns-simple-training")
     layout = Layout.of(preset.encoding.output_dims, preset.network)
-    defines = network_defines(preset.encoding, preset.network, layout, 1)
-    session = device.create_slang_session(compiler_options={"include_paths": [str(SHADER_DIR)], "defines": defines})
-    program = session.load_program(module, [entry])  # Slang front end and linking: raises on any error
+    return slang_session(device, network_defines(preset.encoding, preset.network, layout, 1))
+
+
+def compile_pipeline(device, module, entry):
+    program = rtxns_session(device).load_program(module, [entry])  # Slang front end and linking: raises on any error
     return device.create_compute_pipeline(program)   # code generation to SPIR-V, then the driver
 
 
@@ -37,11 +40,7 @@ def test_coopvec_kernels_compile_to_spirv(device, entry):
 def test_flat_optimizer_matches_numpy(device):
     """optimizer_flat (the CoopVec path's Adam) needs no cooperative vectors, so it is checked here."""
     import slangpy as spy
-    preset = load_preset("rtxns-simple-training")
-    layout = Layout.of(preset.encoding.output_dims, preset.network)
-    defines = network_defines(preset.encoding, preset.network, layout, 1)
-    session = device.create_slang_session(compiler_options={"include_paths": [str(SHADER_DIR)], "defines": defines})
-    opt_kernel = device.create_compute_kernel(session.load_program("optimizer", ["optimizer_flat"]))
+    opt_kernel = device.create_compute_kernel(rtxns_session(device).load_program("optimizer", ["optimizer_flat"]))
     rng = np.random.default_rng(0)
     n = 64
     w = rng.normal(size=n).astype(np.float16).astype(np.float32)

@@ -1,8 +1,10 @@
 """The training core: one network on one texture: training steps, inference, metrics. No UI code here.
 
-Frame order (one command encoder, one submit): N x [forward+backward -> gradient reduction ->
-optimizer], then on demand inference -> reference/loss images -> PSNR. The MLP implementation
-(portable or CoopVec, app/mlp_*.py) is chosen once, in app/device.py's choose_mlp_path.
+Frame order (one command encoder, one submit): N x [forward+backward -> weight-gradient partials ->
+optimizer], then on demand inference -> reference/loss images -> PSNR. The step number and loss scale
+live on the GPU (app/train_state.py), so a step's passes are bound once (app/step_passes.py) and each
+recorded step costs a bind and a dispatch per pass. The MLP implementation (portable or CoopVec,
+app/mlp_*.py) is chosen once, in app/device.py's choose_mlp_path.
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from .mlp_coopvec import CoopVecMLP, coopvec_supports
 from .mlp_portable import PortableMLP
 from .network import Layout, initial_parameters
 from .preset import Preset
+from .step_passes import StepPasses
 from .texture import transform_id
+from .train_state import TrainState
 
 
 @dataclass
@@ -52,8 +56,8 @@ class Trainer:
         self.optimizer = preset.optimizer
         self.encoding_optimizer_override = preset.encoding_optimizer
         self.transform = preset.training.transform
-        self.scaler = device.create_buffer(element_count=4, struct_size=4,
-                                           usage=spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access)
+        self.state = TrainState(device)
+        self._passes, self._passes_key = None, None
         self.loss_scale = preset.training.loss_scale if self.network.half else 1.0
         self.seed = preset.training.seed if seed is None else seed
         self.step = 0
@@ -109,13 +113,11 @@ class Trainer:
         self._reset_scaler()
 
     def _reset_scaler(self) -> None:
-        words = np.array([np.float32(self._loss_scale).view(np.uint32), 0, 0, 0], np.uint32)
-        self.scaler.copy_from_numpy(words)
+        self.state.reset(self._loss_scale)
 
     def loss_scale_state(self) -> tuple[float, int]:
         """(current loss scale, steps skipped because their gradients were not finite)."""
-        words = self.scaler.to_numpy().view(np.uint32)
-        return float(words[:1].view(np.float32)[0]), int(words[2])
+        return self.state.read(self.step)
 
     def set_parameters(self, compact: np.ndarray) -> None:
         """Loads compact parameters (as files store them: the MLP's, then the encoding's); clears the
@@ -142,31 +144,38 @@ class Trainer:
         return self.encoding_state.shader_vars() if self.encoding_state else {}
 
     # ---- training ----
-    def _pass_args(self, step: int) -> dict:
-        w, h = self.image_size
-        return {"target": self.target, "target_size": self._spy.uint2(w, h),
-                "transform": transform_id(self.transform), "loss": self.loss.id, "batch": self.batch,
-                "seed": self.seed, "step": step, "alpha": float(self.network.leaky_relu_alpha),
-                # the loss is a mean over samples and channels; the loss scale comes from the GPU state
-                "grad_scale": float(1.0 / (self.batch * 3.0)), "scaler": self.scaler}
+    def _live_settings(self) -> tuple:
+        """Everything a bound step pass depends on; when it changes, the passes are bound again."""
+        return (self.batch, self.loss, self.optimizer, self.encoding_optimizer_override, self.transform,
+                self.preset.training, self.seed, self.target)
 
-    def append_steps(self, encoder, n: int) -> None:
-        """Records n training steps into ``encoder`` (nothing runs until it is submitted)."""
-        for _ in range(n):
-            self.step += 1
-            self.mlp.append_gradients(encoder, self._pass_args(self.step), self._shader_vars())
-            if self.encoding_state:  # flag non-finite table gradients before either optimizer runs
-                self.encoding_state.append_check(encoder, self.mlp.kernels, self.scaler)
-            self.mlp.append_optimizer(encoder, self.optimizer.shader_params(self.step), self.scaler)
+    def step_passes(self) -> StepPasses:
+        key = self._live_settings()
+        if key != self._passes_key:
+            w, h = self.image_size
+            training = self.preset.training
+            pass_args = {"target": self.target, "target_size": self._spy.uint2(w, h),
+                         "transform": transform_id(self.transform), "loss": self.loss.id, "batch": self.batch,
+                         "seed": self.seed, "alpha": float(self.network.leaky_relu_alpha),
+                         # the loss is a mean over samples and channels; the loss scale comes from the GPU state
+                         "grad_scale": float(1.0 / (self.batch * 3.0)),
+                         "dynamic": int(training.dynamic_loss_scale and self.network.half),
+                         "growth_interval": training.loss_scale_growth_interval}
+            state = self.state.buffer
+            count = self.encoding.parameter_count
+            gradient, update = self.mlp.training_passes(pass_args, self.optimizer.shader_params(), state,
+                                                        self._shader_vars(), count)
             if self.encoding_state:
                 opt = self.encoding_optimizer_override or self.optimizer
-                self.encoding_state.append_optimizer(encoder, self.mlp.kernels, opt.shader_params(self.step),
-                                                     self.scaler)
-            training = self.preset.training
-            self.images.update_loss_scale.dispatch(
-                thread_count=[1, 1, 1], command_encoder=encoder, scaler=self.scaler,
-                dynamic=int(training.dynamic_loss_scale and self.network.half),
-                growth_interval=training.loss_scale_growth_interval)
+                update.append(self.encoding_state.optimizer_pass(self.mlp.kernels, opt.shader_params(), state))
+            self._passes, self._passes_key = StepPasses.bind(self.device, gradient, update), key
+        return self._passes
+
+    def append_steps(self, encoder, n: int, marshalled: bool = False) -> None:
+        """Records n training steps into ``encoder`` (nothing runs until it is submitted). ``marshalled``:
+        through slangpy's per-call argument marshalling instead of the bound passes (same results; slower)."""
+        self.step_passes().record(encoder, self.step + 1, n, marshalled=marshalled)
+        self.step += n
         self.samples_seen += n * self.batch
 
     def train(self, steps: int, steps_per_submit: int = 16) -> TrainingStats:
@@ -187,7 +196,7 @@ class Trainer:
         """Compact loss gradient for the batch the next step will draw, without updating anything
         (the loss scale is divided out). For tests and diagnostics."""
         enc = self.device.create_command_encoder()
-        self.mlp.append_gradients(enc, self._pass_args(self.step + 1), self._shader_vars())
+        self.step_passes().record(enc, self.step + 1, 1, passes="gradient")
         self.device.submit_command_buffer(enc.finish())
         self.device.wait_for_idle()
         grads = self.mlp.gradient_sum()

@@ -52,3 +52,26 @@ def test_divergence_is_reported(device, image):
         for _ in range(20):
             trainer.train(1)
             trainer.check_finite()
+
+
+def test_bound_passes_equal_marshalled_dispatches_bit_for_bit(device, image):
+    """The fast recording path (passes bound once, step and loss scale on the GPU) against slangpy's
+    per-call marshalling of the same passes: a float32 run with a learning-rate schedule and a live
+    change of loss and learning rate midway gives identical weights."""
+    from dataclasses import replace
+    preset = small_rtxns()
+    preset = replace(preset, network=replace(preset.network, precision="float32"),
+                     optimizer=replace(preset.optimizer, decay_start=3, decay_interval=2, decay_base=0.7))
+    runs = []
+    for marshalled in (False, True):
+        trainer = Trainer(device, image, preset, seed=5)
+        for chunk in range(3):
+            if chunk == 2:
+                trainer.loss = replace(trainer.loss, otype="l1")
+                trainer.optimizer = replace(trainer.optimizer, learning_rate=0.002)
+            enc = device.create_command_encoder()
+            trainer.append_steps(enc, 4, marshalled=marshalled)
+            device.submit_command_buffer(enc.finish())
+        device.wait_for_idle()
+        runs.append(trainer.parameters())
+    np.testing.assert_array_equal(runs[0], runs[1])

@@ -162,18 +162,19 @@ def cmd_train(args) -> int:
     print(f"training {preset.name} on {Path(args.texture).name} ({w}x{h}, transform {trainer.transform}) "
           f"with {trainer.layout.parameter_count} parameters, batch {trainer.batch}, {steps} steps, "
           f"{trainer.info.adapter} ({trainer.mlp_path} MLP)", file=sys.stderr)
-    psnr = trainer.psnr()
+    # Progress PSNR on a bounded view (a subsample of large textures); full resolution only at the end.
+    psnr = trainer.progress_psnr()
     chunk = max(1, min(64, steps // 50 or 1))
     next_psnr = 0
     while trainer.step < steps:
         trainer.train(min(chunk, steps - trainer.step))
         trainer.check_finite()
         if trainer.step >= next_psnr or trainer.step == steps:
-            psnr = trainer.psnr()
+            psnr = trainer.progress_psnr()
             next_psnr = trainer.step + max(1, steps // 10)
         _progress(trainer, steps, psnr)
     print(file=sys.stderr)
-    psnr = trainer.psnr()
+    psnr, views = trainer.evaluate(images=("prediction",) if args.preview else ())
     rate = trainer.samples_seen / trainer.train_seconds
     stats = {"steps": trainer.step, "samples": trainer.samples_seen, "loss": trainer.last_loss(), "psnr": psnr,
              "train_seconds": trainer.train_seconds, "samples_per_s": rate, "adapter": trainer.info.adapter,
@@ -182,7 +183,7 @@ def cmd_train(args) -> int:
         save_weights(args.out, WeightsFile(preset, trainer.parameters(), (w, h), trainer.transform, stats))
         print(f"wrote weights {args.out}", file=sys.stderr)
     if args.preview:
-        save_image(args.preview, trainer.prediction())
+        save_image(args.preview, views["prediction"])
         print(f"wrote preview {args.preview}", file=sys.stderr)
     print(f"psnr={psnr:.2f} samples_per_s={rate:.0f} steps={trainer.step} seconds={trainer.train_seconds:.2f}")
     return 0

@@ -101,7 +101,7 @@ class CoopVecMLP:
         self.device, self.network, self.layout = device, network, layout
         self.kernels = coopvec_kernels(device, encoding, network, layout)
         self.placement = CoopVecPlacement(device, layout)
-        usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access
+        usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access | spy.BufferUsage.copy_source
         n = self.placement.total_bytes
         self.params = device.create_buffer(size=n, usage=usage)
         self.grads = device.create_buffer(size=n, usage=usage)
@@ -163,8 +163,11 @@ class CoopVecMLP:
     def records_array(self):
         raise StudioError("the CoopVec path keeps activations in registers; per-sample records are portable-only")
 
-    def append_infer(self, encoder, size: tuple[int, int], output, alpha: float, shader_vars: dict) -> None:
+    def append_infer(self, encoder, size: tuple[int, int], tile: tuple[int, int, int, int], output, alpha: float,
+                     shader_vars: dict) -> None:
         import slangpy as spy
-        self.kernels.infer.dispatch(thread_count=[size[0] * size[1], 1, 1], command_encoder=encoder,
+        x0, y0, w, h = tile
+        self.kernels.infer.dispatch(thread_count=[w * h, 1, 1], command_encoder=encoder,
                                     weights=self._weights(), first_pixel=0, image_size=spy.uint2(*size),
-                                    alpha=alpha, output=output)
+                                    tile_origin=spy.uint2(x0, y0), tile_size=spy.uint2(w, h), alpha=alpha,
+                                    output=output)

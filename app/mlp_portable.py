@@ -20,7 +20,7 @@ class PortableMLP:
         self.device, self.network, self.layout, self.software = device, network, layout, software
         self.kernels = network_kernels(device, encoding, network, layout)
         self.spt = self.kernels.samples_per_thread
-        self._usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access
+        self._usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access | spy.BufferUsage.copy_source
         # float16 networks store weights and records as float16 (half the memory traffic)
         self._format = spy.Format.rgba16_float if network.half else spy.Format.rgba32_float
         self._float4_bytes = 8 if network.half else 16
@@ -116,15 +116,18 @@ class PortableMLP:
         return self.records.to_numpy().view(dtype).reshape(self.layout.record_slots, self._stride, 4)
 
     # ---- inference ----
-    def append_infer(self, encoder, size: tuple[int, int], output, alpha: float, shader_vars: dict) -> None:
+    def append_infer(self, encoder, size: tuple[int, int], tile: tuple[int, int, int, int], output, alpha: float,
+                     shader_vars: dict) -> None:
+        """The prediction of the (x, y, w, h) ``tile`` of a ``size`` image into ``output`` (w x h)."""
         import slangpy as spy
         if self._infer_records is None:
             self._infer_records = self._typed(self.layout.record_slots * INFER_CHUNK)
-        pixels = size[0] * size[1]
+        x0, y0, w, h = tile
+        pixels = w * h
         for first in range(0, pixels, INFER_CHUNK):
             count = min(INFER_CHUNK, pixels - first)
             self.kernels.infer.dispatch(
                 thread_count=[(count + 63) // 64 * 64 // self.spt, 1, 1], command_encoder=encoder, vars=shader_vars,
-                wf=self.wf,
-                records=self._infer_records, stride=INFER_CHUNK, first_pixel=first, image_size=spy.uint2(*size),
+                wf=self.wf, records=self._infer_records, stride=INFER_CHUNK, first_pixel=first,
+                image_size=spy.uint2(*size), tile_origin=spy.uint2(x0, y0), tile_size=spy.uint2(w, h),
                 alpha=alpha, output=output)

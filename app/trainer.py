@@ -24,7 +24,13 @@ from .network import Layout, initial_parameters
 from .preset import Preset
 from .step_passes import StepPasses
 from .texture import transform_id
-from .train_state import TrainState
+from .train_state import Readout, TrainState
+
+
+TILE = 1024              # pixels per side of a full-resolution evaluation's tiles
+PROGRESS_SIDE = 512      # long side of the view progress PSNR is measured on
+VIEW_SIZES_KEPT = 4      # view texture sizes kept between renders
+UPLOAD_BAND_TEXELS = 1 << 22  # texels per upload of the training target (64 MB of float RGBA)
 
 
 @dataclass
@@ -77,14 +83,27 @@ class Trainer:
         self.mlp.set_batch_size(batch)
 
     def set_image(self, image: np.ndarray) -> None:
+        """Uploads the training target (float RGB, H x W x 3) in bands of rows, so that the RGBA copy the
+        texture needs never exists whole (an 8192 x 8192 texture would need 1 GB more)."""
         spy = self._spy
         image = np.asarray(image, np.float32)
         h, w = image.shape[:2]
-        rgba = np.concatenate([image, np.ones((h, w, 1), np.float32)], axis=2)
-        self.image = image
         self.image_size = (w, h)
         self.target = self.device.create_texture(format=spy.Format.rgba32_float, width=w, height=h,
-                                                 usage=spy.TextureUsage.shader_resource, data=rgba)
+                                                 usage=spy.TextureUsage.shader_resource
+                                                 | spy.TextureUsage.copy_destination)
+        band = max(1, UPLOAD_BAND_TEXELS // w)
+        for y0 in range(0, h, band):  # slangpy uploads whole textures only: a band texture, then a copy
+            rows = image[y0:y0 + band]
+            rgba = np.concatenate([rows, np.ones((*rows.shape[:2], 1), np.float32)], axis=2)
+            part = self.device.create_texture(format=spy.Format.rgba32_float, width=w, height=rows.shape[0],
+                                              usage=spy.TextureUsage.copy_source, data=rgba)
+            enc = self.device.create_command_encoder()
+            enc.copy_texture(self.target, 0, 0, spy.uint3(0, y0, 0), part, 0, 0, spy.uint3(0, 0, 0),
+                             spy.uint3(w, rows.shape[0], 1))
+            self.device.submit_command_buffer(enc.finish())
+            self.device.wait_for_idle()  # frees the band before the next one
+        self.device.wait_for_idle()
 
     def set_transform(self, name: str) -> None:
         transform_id(name)
@@ -214,13 +233,22 @@ class Trainer:
         rec = self.mlp.records_array()[:lay.in0_chunks, :self.batch, :]  # (chunks, batch, 4)
         return rec.transpose(1, 0, 2).reshape(self.batch, -1)[:, :lay.input_dims].astype(np.float32)
 
-    def check_finite(self) -> None:
-        """Raises StudioError when training has diverged (NaN or infinite loss or MLP weights; the window
-        calls this every frame, so a large encoding table is not read back: its values reach the loss)."""
-        loss = self.last_loss()
-        if self.step and not (math.isfinite(loss) and np.isfinite(self.mlp.parameters()).all()):
+    def append_readout(self, encoder) -> Readout:
+        """Records a copy of the last step's losses and the training state into host-visible memory."""
+        return Readout(self.device, encoder, self.mlp.sample_loss, self.batch, self.state, self.step)
+
+    def check_finite(self, loss: float | None = None) -> None:
+        """Raises StudioError when training has diverged: a NaN or infinite loss, or (when ``loss`` is not
+        given) MLP weights. A large encoding table is not read back: its values reach the loss."""
+        if loss is None:
+            loss = self.last_loss()
+            finite = math.isfinite(loss) and np.isfinite(self.mlp.parameters()).all()
+        else:
+            finite = math.isfinite(loss)
+        if self.step and not finite:
+            advice = " or use float32 precision" if self.network.half else ""
             raise StudioError(f"training diverged at step {self.step} (loss is {loss}); lower the learning rate "
-                              f"({self.optimizer.learning_rate:g}) or use float32 precision")
+                              f"({self.optimizer.learning_rate:g}){advice}")
 
     def last_loss(self) -> float:
         """Mean loss of the most recent training step's batch (NaN before the first step)."""
@@ -230,58 +258,92 @@ class Trainer:
 
     # ---- inference and images ----
     def _view_textures(self, size: tuple[int, int]):
-        if size not in self._views:
+        """Prediction, reference and loss textures and a row-sum buffer of ``size``; the few most recently
+        used sizes are kept (the window's view size, the tiles of a full-resolution evaluation)."""
+        views = self._views.pop(size, None)
+        if views is None:
             spy = self._spy
             usage = spy.TextureUsage.shader_resource | spy.TextureUsage.unordered_access
             make = lambda: self.device.create_texture(format=spy.Format.rgba32_float, width=size[0],
                                                       height=size[1], usage=usage)
-            self._views[size] = {name: make() for name in ("prediction", "reference", "loss")}
-            self._views[size]["row_sums"] = self.device.create_buffer(
-                element_count=size[1], struct_size=4, usage=spy.BufferUsage.unordered_access)
-        return self._views[size]
+            views = {name: make() for name in ("prediction", "reference", "loss")}
+            views["row_sums"] = self.device.create_buffer(element_count=size[1], struct_size=4,
+                                                          usage=spy.BufferUsage.unordered_access)
+        self._views[size] = views  # most recent last
+        while len(self._views) > VIEW_SIZES_KEPT:
+            del self._views[next(iter(self._views))]
+        return views
 
-    def append_render(self, encoder, size: tuple[int, int] | None = None, loss_scale: float = 1.0) -> dict:
-        """Records inference, the transformed reference and the loss view at ``size`` (default: the texture's)."""
+    def append_render(self, encoder, size: tuple[int, int] | None = None, loss_scale: float = 1.0,
+                      tile: tuple[int, int, int, int] | None = None) -> dict:
+        """Records inference, the transformed reference, the loss view and per-row squared errors of an
+        image of ``size`` (default: the texture's), or of its (x, y, w, h) ``tile``; the views are w x h."""
         spy = self._spy
         size = tuple(size or self.image_size)
-        views = self._view_textures(size)
-        self.mlp.append_infer(encoder, size, views["prediction"], float(self.network.leaky_relu_alpha),
-                              self._shader_vars())
+        x0, y0, w, h = tile or (0, 0, *size)
+        views = self._view_textures((w, h))
+        self.mlp.append_infer(encoder, size, (x0, y0, w, h), views["prediction"],
+                              float(self.network.leaky_relu_alpha), self._shader_vars())
         img = self.images
-        w, h = self.image_size
-        dims = spy.uint2(*size)
-        img.reference.dispatch(thread_count=[size[0], size[1], 1], command_encoder=encoder, source=self.target,
-                               source_size=spy.uint2(w, h), transform=transform_id(self.transform),
-                               image_size=dims, output=views["reference"])
-        img.loss_visualization.dispatch(thread_count=[size[0], size[1], 1], command_encoder=encoder,
+        dims = spy.uint2(w, h)
+        img.reference.dispatch(thread_count=[w, h, 1], command_encoder=encoder, source=self.target,
+                               source_size=spy.uint2(*self.image_size), transform=transform_id(self.transform),
+                               image_size=spy.uint2(*size), tile_origin=spy.uint2(x0, y0), tile_size=dims,
+                               output=views["reference"])
+        img.loss_visualization.dispatch(thread_count=[w, h, 1], command_encoder=encoder,
                                         prediction=views["prediction"], reference=views["reference"],
                                         image_size=dims, scale=float(loss_scale), output=views["loss"])
-        img.squared_error_rows.dispatch(thread_count=[size[1], 1, 1], command_encoder=encoder,
+        img.squared_error_rows.dispatch(thread_count=[h, 1, 1], command_encoder=encoder,
                                         prediction=views["prediction"], reference=views["reference"],
                                         image_size=dims, row_sums=views["row_sums"])
         return views
 
-    def render(self, size: tuple[int, int] | None = None, loss_scale: float = 1.0) -> dict:
+    def render(self, size: tuple[int, int] | None = None, loss_scale: float = 1.0,
+               tile: tuple[int, int, int, int] | None = None) -> dict:
         enc = self.device.create_command_encoder()
-        views = self.append_render(enc, size, loss_scale)
+        views = self.append_render(enc, size, loss_scale, tile)
         self.device.submit_command_buffer(enc.finish())
         self.device.wait_for_idle()
         return views
 
+    def evaluate(self, size: tuple[int, int] | None = None, images: tuple[str, ...] = ()) -> tuple[float, dict]:
+        """PSNR (dB) of the prediction (clamped to [0,1]) against the transformed reference at ``size``
+        (default: the texture's), and the requested views ("prediction", "reference") as float32 RGB
+        (H, W, 3). Rendered in tiles of at most TILE x TILE pixels, so GPU memory stays bounded at any size."""
+        w, h = tuple(size or self.image_size)
+        out = {name: np.empty((h, w, 3), np.float32) for name in images}
+        squared = 0.0
+        for y0 in range(0, h, TILE):
+            for x0 in range(0, w, TILE):
+                tile = (x0, y0, min(TILE, w - x0), min(TILE, h - y0))
+                views = self.render((w, h), tile=tile)
+                squared += float(views["row_sums"].to_numpy().view(np.float32)[:tile[3]].astype(np.float64).sum())
+                for name, image in out.items():
+                    image[y0:y0 + tile[3], x0:x0 + tile[2]] = views[name].to_numpy()[:tile[3], :tile[2], :3]
+        return psnr_from_mse(squared / (w * h * 3)), out
+
     def psnr(self, size: tuple[int, int] | None = None) -> float:
-        """PSNR (dB) of the full prediction (clamped to [0,1]) against the transformed reference."""
-        size = tuple(size or self.image_size)
-        views = self.render(size)
-        return psnr_from_row_sums(views["row_sums"].to_numpy().view(np.float32), size)
+        """PSNR (dB) of the prediction (clamped to [0,1]) against the transformed reference."""
+        return self.evaluate(size)[0]
+
+    def progress_psnr(self) -> float:
+        """PSNR on a bounded-size view of the texture (long side at most PROGRESS_SIDE: a regular
+        subsample of its texels), for progress reports that must not cost a full-resolution render."""
+        w, h = self.image_size
+        scale = min(1.0, PROGRESS_SIDE / max(w, h))
+        return self.psnr((max(1, round(w * scale)), max(1, round(h * scale))))
 
     def prediction(self, size: tuple[int, int] | None = None) -> np.ndarray:
         """The network's image as float32 RGB (H, W, 3), unclamped."""
-        return self.render(size)["prediction"].to_numpy()[:, :, :3].copy()
+        return self.evaluate(size, ("prediction",))[1]["prediction"]
 
     def reference(self, size: tuple[int, int] | None = None) -> np.ndarray:
-        return self.render(size)["reference"].to_numpy()[:, :, :3].copy()
+        return self.evaluate(size, ("reference",))[1]["reference"]
+
+
+def psnr_from_mse(mse: float) -> float:
+    return float("inf") if mse <= 0 else 10.0 * math.log10(1.0 / mse)
 
 
 def psnr_from_row_sums(row_sums: np.ndarray, size: tuple[int, int]) -> float:
-    mse = float(np.asarray(row_sums, np.float64).sum()) / (size[0] * size[1] * 3)
-    return float("inf") if mse <= 0 else 10.0 * math.log10(1.0 / mse)
+    return psnr_from_mse(float(np.asarray(row_sums, np.float64).sum()) / (size[0] * size[1] * 3))

@@ -75,3 +75,21 @@ def test_bound_passes_equal_marshalled_dispatches_bit_for_bit(device, image):
         device.wait_for_idle()
         runs.append(trainer.parameters())
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_large_images_upload_in_bands_and_evaluate_in_tiles(device, image, monkeypatch):
+    """The target is uploaded in bands of rows and full-resolution results come from tiles: both give
+    exactly what one piece would (a 37 x 53 image in 5-row bands and 16-pixel tiles)."""
+    import app.trainer as trainer_module
+    rng = np.random.default_rng(1)
+    odd = rng.random((37, 53, 3)).astype(np.float32)
+    trainer = Trainer(device, odd, small_rtxns())
+    whole = trainer.evaluate(images=("prediction",))
+    monkeypatch.setattr(trainer_module, "UPLOAD_BAND_TEXELS", 53 * 5)
+    monkeypatch.setattr(trainer_module, "TILE", 16)
+    banded = Trainer(device, odd, small_rtxns())
+    np.testing.assert_array_equal(banded.target.to_numpy()[:, :, :3], odd)
+    np.testing.assert_array_equal(banded.reference(), odd)
+    psnr, views = banded.evaluate(images=("prediction",))
+    np.testing.assert_array_equal(views["prediction"], whole[1]["prediction"])
+    assert abs(psnr - whole[0]) < 1e-6

@@ -15,7 +15,7 @@ from .errors import StudioError
 from .network import Layout, NetworkConfig
 
 # Samples per thread of the portable MLP: each broadcast weight is reused this many times.
-DEFAULT_SAMPLES_PER_THREAD = 4
+SAMPLES_PER_THREAD = 4
 # Inputs per weight-gradient task (4 or 8): 8 x DW_COLS sums live in registers (measured on lavapipe).
 DW_COLS = 8
 
@@ -74,17 +74,17 @@ def slang_session(device, defines: dict[str, str]):
 
 def _kernels(device, family: str, defines: dict[str, str], cls, entries: dict[str, tuple[str, str]], **extra):
     """``cls`` with each field compiled from (module, entry point), in one Slang session per define set;
-    cached per device."""
-    key = (id(device), family, tuple(sorted(defines.items())))
+    cached per device (keyed by the device itself, not its id: a device created later at a dead one's
+    address must not find the dead one's kernels)."""
+    key = (device, family, tuple(sorted(defines.items())))
     if key not in _cache:
         session = slang_session(device, defines)
         _cache[key] = cls(**{field: _compile(device, session, *where) for field, where in entries.items()}, **extra)
     return _cache[key]
 
 
-def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout,
-                    spt: int | None = None) -> NetworkKernels:
-    spt = spt or DEFAULT_SAMPLES_PER_THREAD
+def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout) -> NetworkKernels:
+    spt = SAMPLES_PER_THREAD
     return _kernels(device, "network", network_defines(encoding, net, layout, spt), NetworkKernels, {
         "train": ("train", "train_forward_backward"),
         "weight_gradients": ("train", "weight_gradients"),

@@ -103,7 +103,18 @@ class Trainer:
                              spy.uint3(w, rows.shape[0], 1))
             self.device.submit_command_buffer(enc.finish())
             self.device.wait_for_idle()  # frees the band before the next one
-        self.device.wait_for_idle()
+
+    def apply(self, preset: Preset) -> None:
+        """The settings of ``preset`` that need no recompile: loss, optimizers, transform, batch size and the
+        loss-scaling settings (the running loss scale itself continues). Its encoding and network must be
+        this trainer's."""
+        if (preset.encoding, preset.network) != (self.encoding, self.network):
+            raise StudioError("a different encoding or network needs a new Trainer")
+        self.set_transform(preset.training.transform)
+        if preset.training.batch_size != self.batch:
+            self.set_batch_size(preset.training.batch_size)
+        self.preset, self.loss, self.optimizer = preset, preset.loss, preset.optimizer
+        self.encoding_optimizer_override = preset.encoding_optimizer
 
     def set_transform(self, name: str) -> None:
         transform_id(name)

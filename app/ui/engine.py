@@ -169,15 +169,10 @@ def finish_build(state: AppState) -> None:
 
 
 def apply_live(state: AppState) -> None:
-    """Settings that need no recompile: loss, optimizer, transform and batch size."""
-    tr, p = state.trainer, state.preset
-    if tr is None:
-        return
-    tr.loss = p.loss
-    tr.optimizer = p.optimizer
-    tr.set_transform(p.training.transform)
-    if tr.batch != p.training.batch_size:
-        tr.set_batch_size(p.training.batch_size)
+    """Settings that need no recompile: loss, optimizer, transform, batch size, loss scaling."""
+    tr = state.trainer
+    if tr is not None:
+        tr.apply(replace(state.preset, encoding=tr.encoding, network=tr.network))
 
 
 def submit_encoder(state: AppState, encoder, on_done: Callable[[], None]) -> None:

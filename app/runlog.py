@@ -221,7 +221,9 @@ class RunLog:
                            f"(set {HOME_ENV} to a writable folder)")
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        # check_same_thread off: the window's GUI tests read the log from the test engine's thread (in turns
+        # with the UI thread, never at once); SQLite itself is built serialized (sqlite3.threadsafety 3)
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         try:
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA foreign_keys = ON")

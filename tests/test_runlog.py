@@ -144,7 +144,7 @@ def test_list_show_csv_export_delete_through_the_cli(home, capsys, tmp_path):
     from app.texture import save_image
     save_image(texture, np.zeros((4, 4, 3)))
     a = record(log, texture=texture)
-    b = record(log, steps=3, size=(16, 16))
+    b = record(log, steps=3, size=(16, 16), value=0.25)
     log.set_note(a, "first try")
     code, out, _ = cli(capsys, "runs", "list", "--json")
     runs = json.loads(out)
@@ -179,7 +179,9 @@ def test_list_show_csv_export_delete_through_the_cli(home, capsys, tmp_path):
     picture = tmp_path / "compare.png"
     assert cli(capsys, "runs", "compare", str(a), str(b), "--out", str(picture))[0] == 0
     import imageio.v3 as iio
-    assert iio.imread(picture).shape[1] >= 800
+    image = iio.imread(picture)
+    assert image.shape[1] >= 800  # both thumbnails (0.5 and 0.25 grey), scaled to their panels, then the curves
+    assert tuple(image[80, 30, :3]) == (128, 128, 128) and tuple(image[80, 300, :3]) == (64, 64, 64)
     # delete removes the row, its series and its artifacts folder
     folder = log.run_folder(a)
     assert folder.is_dir()

@@ -284,7 +284,7 @@ def compare_curves(state: AppState, name: str) -> list[tuple[str, tuple, list]]:
     c = None if runs is None else runs.comparison
     if c is None:
         return []
-    return [(f"{'AB'[k]}: {c.labels[k]}", LABEL_COLORS[k], c.series[k].get(name, []))
+    return [(f"{'AB'[k]}: run #{c.ids[k]}", LABEL_COLORS[k], c.series[k].get(name, []))
             for k in range(2) if c.ids[k] is not None]
 
 

@@ -402,8 +402,10 @@ class Recorder:
     def active(self) -> bool:
         return self.run_id is not None
 
-    def start(self, trainer, texture_path: str | Path | None, restored_from: int | None = None) -> int | None:
-        """Opens a new run for ``trainer`` on the texture file ``texture_path`` (None: a generated image)."""
+    def start(self, trainer, texture_path: str | Path | None, restored_from: int | None = None,
+              image: np.ndarray | None = None) -> int | None:
+        """Opens a new run for ``trainer`` on the texture file ``texture_path``; without one (a generated
+        image) the pixels of ``image`` identify the texture."""
         if self.active:
             self.finish("stopped")
         self.trainer, self.points = trainer, {name: [] for name in SERIES}
@@ -413,7 +415,7 @@ class Recorder:
             sha = file_sha256(texture_path)
         else:  # a generated image (or a file gone since it was read): the pixels identify it
             texture_path = None
-            sha = hashlib.sha256(np.ascontiguousarray(trainer.image, np.float32).tobytes()).hexdigest()
+            sha = "" if image is None else hashlib.sha256(np.ascontiguousarray(image, np.float32)).hexdigest()
         preset = effective_preset(trainer)
         now = time.time()
         row = {"status": "running", "source": self.source, "started": now, "updated": now,

@@ -34,7 +34,6 @@ class FakeTrainer:
         self.loss, self.optimizer = self.preset.loss, self.preset.optimizer
         self.batch, self.transform, self.seed = self.preset.training.batch_size, "none", 7
         self.image_size = size
-        self.image = np.random.default_rng(0).random((size[1], size[0], 3), dtype=np.float32)
         self.info = SimpleNamespace(adapter="stand-in device")
         self.mlp_path = "portable"
         self.parameter_count = parameter_count(self.preset)
@@ -110,6 +109,13 @@ def test_run_is_recorded_with_figures_weights_and_thumbnail(home):
     assert thumb.shape == (128, 256, 3) and np.allclose(thumb, 128 / 255)
     series = log.series(run_id)
     assert [p[0] for p in series["loss"]] == list(range(1, 11)) and series["psnr"][-1][2] == 30.0
+    # A generated texture (no file) is identified by its pixels.
+    import hashlib
+    pixels = np.random.default_rng(0).random((6, 8, 3), dtype=np.float32)
+    rec = Recorder(log, "window", notify=pytest.fail)
+    rec.start(FakeTrainer(), None, image=pixels)
+    generated = log.get(rec.run_id)
+    assert generated["texture"] == "" and generated["texture_sha256"] == hashlib.sha256(pixels.tobytes()).hexdigest()
     # Bits per pixel: float16 MLP weights count 16 bits, a trainable encoding's 32 bits.
     half = load_preset("rtxns-simple-training")
     assert half.network.half and bits_per_pixel(half, (10, 10)) == parameter_count(half) * 16 / 100

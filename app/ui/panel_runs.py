@@ -41,9 +41,8 @@ def _rows(state: AppState) -> list[dict]:
         runs.selected = [i for i in runs.selected if any(r["id"] == i for r in runs.rows)]
     column, ascending = runs.sort
     key = COLUMNS[column][1]
-    rows = sorted(runs.rows, key=lambda r: (r[key] is None, r[key] if r[key] is not None else 0), reverse=not ascending)
-    if not ascending:  # missing values last either way
-        rows = [r for r in rows if r[key] is not None] + [r for r in rows if r[key] is None]
+    rows = sorted((r for r in runs.rows if r[key] is not None), key=lambda r: r[key], reverse=not ascending)
+    rows += [r for r in runs.rows if r[key] is None]  # missing values (no PSNR yet) last either way
     current = runs.current_id
     return [r for r in rows if r["id"] == current] + [r for r in rows if r["id"] != current]
 
@@ -72,8 +71,8 @@ def _gui_table(state: AppState, rows: list[dict]) -> None:
         return
     imgui.table_setup_scroll_freeze(0, 1)
     for k, (header, _) in enumerate(COLUMNS):
-        column_flags = imgui.TableColumnFlags_.default_sort | imgui.TableColumnFlags_.prefer_sort_descending if k == 0 else 0
-        imgui.table_setup_column(header, column_flags, 0.0, k)
+        newest_first = imgui.TableColumnFlags_.default_sort | imgui.TableColumnFlags_.prefer_sort_descending
+        imgui.table_setup_column(header, newest_first if k == 0 else 0, 0.0, k)
     imgui.table_headers_row()
     specs = imgui.table_get_sort_specs()
     if specs is not None and specs.specs_dirty and specs.specs_count:

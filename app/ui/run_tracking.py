@@ -73,7 +73,7 @@ def follow(state: AppState) -> None:
         runs.revision += 1
     if not rec.active:
         if tr.step > 0 and state.texture is not None:
-            rec.start(tr, state.texture.path, restored_from=runs.restored_from)
+            rec.start(tr, state.texture.path, restored_from=runs.restored_from, image=state.texture.image)
             runs.restored_from = None
             runs.revision += 1
         return

@@ -44,9 +44,7 @@ def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt:
 class NetworkKernels:
     train: object
     weight_gradients: object
-    reduce_gradients: object
     optimizer: object
-    check_encoding_gradients: object
     optimizer_encoding: object
     publish: object
     infer: object
@@ -55,12 +53,10 @@ class NetworkKernels:
 
 @dataclass
 class ImageKernels:
-    """Passes that do not depend on the network (images, loss-scale bookkeeping)."""
+    """Passes that do not depend on the network (images)."""
     reference: object
     loss_visualization: object
     squared_error_rows: object
-    to_rgba8: object
-    update_loss_scale: object
 
 
 def _compile(device, session, module: str, entry: str):
@@ -92,9 +88,7 @@ def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layo
     return _kernels(device, "network", network_defines(encoding, net, layout, spt), NetworkKernels, {
         "train": ("train", "train_forward_backward"),
         "weight_gradients": ("train", "weight_gradients"),
-        "reduce_gradients": ("optimizer", "reduce_gradients"),
         "optimizer": ("optimizer", "optimizer_step"),
-        "check_encoding_gradients": ("optimizer", "check_encoding_gradients"),
         "optimizer_encoding": ("optimizer", "optimizer_encoding"),
         "publish": ("optimizer", "publish_weights"),
         "infer": ("inference", "infer_pixels"),
@@ -106,8 +100,6 @@ def image_kernels(device) -> ImageKernels:
         "reference": ("image_ops", "reference_image"),
         "loss_visualization": ("image_ops", "loss_visualization"),
         "squared_error_rows": ("image_ops", "squared_error_rows"),
-        "to_rgba8": ("image_ops", "to_rgba8"),
-        "update_loss_scale": ("loss_scale", "update_loss_scale"),
     })
 
 

@@ -94,4 +94,7 @@ def _gui_counters(state: AppState) -> None:
     _row("MLP path", tr.mlp_path + ("" if tr.mlp_path != "portable" or not tr.info.cooperative_vector
                                    else " (CoopVec available)"))
     _row("frame rate", f"{imgui.get_io().framerate:.0f} fps, {int(state.pacing.steps)} steps/frame")
+    share = state.share
+    if state.training:
+        _row("device time", f"training {share.training:.0%}, views {share.render:.0%}, idle {share.idle:.0%}")
     imgui.end_table()

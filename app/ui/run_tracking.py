@@ -1,11 +1,12 @@
 """The window's runs in the experiment log (app/runlog.py): one run per network and weights trained on a texture.
 
-Three calls drive it, all on the UI thread with no GPU work in flight:
-- ``follow`` (the engine, before each submission): starts a run once a network has taken its first steps
-  on a texture, and saves it every few seconds;
-- ``end_run`` before anything replaces the weights or the network (a new network swapped in, a new
-  texture, a reset, loaded or restored weights) and when the window closes: the run ends with its own
-  final weights, curves and a thumbnail;
+Three calls drive it, all on the UI thread:
+- ``follow`` (the engine, before each submission; training work may be queued): starts a run once a
+  network has taken its first steps on a texture, and saves it every few seconds, from host-side
+  counters and curves only;
+- ``end_run`` (with no GPU work in flight: it reads the weights back) before anything replaces the
+  weights or the network (a new network swapped in, a new texture, a reset, loaded or restored weights)
+  and when the window closes: the run ends with its own final weights, curves and a thumbnail;
 - ``open_runs`` when the window's state is created (no log: one message, the window works on).
 """
 from __future__ import annotations

@@ -27,6 +27,7 @@ import numpy as np
 from ..device import choose_mlp_path, create_device, describe
 from ..errors import StudioError
 from ..trainer import Trainer, psnr_from_row_sums
+from . import run_tracking
 from .state import VIEW_NAMES, AppState, BuildRequest, Submission
 
 MAX_STEPS_PER_FRAME = 4096
@@ -137,6 +138,7 @@ def tick(state: AppState, frame_dt: float) -> None:
     if state.build_request is not None and not state.inflight:
         start_build(state)
         return
+    run_tracking.follow(state)  # experiment log: start, save (host-side counters only, no device reads)
     if state.trainer is not None and not guarded(state, "training", lambda: submit(state)):
         state.training = state.render_requested = False  # do not repeat a failing submission every frame
 
@@ -157,6 +159,7 @@ def finish_build(state: AppState) -> None:
         return
     tr = state.trainer = job.trainer
     guarded(state, "settings", lambda: apply_live(state))
+    run_tracking.end_run(state)  # experiment log: the previous network's run ends (its curves are still here)
     state.history.clear()
     state.render_requested = True
     state.training = True  # a new network starts learning; loading weights pauses it again below

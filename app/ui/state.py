@@ -177,6 +177,7 @@ class AppState:
     dialogs: dict = field(default_factory=dict)      # name -> FileBrowser
     gl_images: dict = field(default_factory=dict)    # view name -> gl_texture.GlImage
     popups_to_open: list[str] = field(default_factory=list)
+    runs: object | None = None                       # run_tracking.WindowRuns: the experiment log
 
     def report(self, text: str, error: bool = False) -> None:
         self.message = Message(text, error)

@@ -169,6 +169,7 @@ def cmd_train(args) -> int:
     print(f"training {preset.name} on {Path(args.texture).name} ({w}x{h}, transform {trainer.transform}) "
           f"with {trainer.layout.parameter_count} parameters, batch {trainer.batch}, {steps} steps, "
           f"{trainer.info.adapter} ({trainer.mlp_path} MLP)", file=sys.stderr)
+    trainer.warm_up()  # the driver's pipeline compiles are not training time
     recorder = None if args.no_record else _recorder(trainer, args.texture)
     try:
         _train_loop(trainer, steps, recorder)

@@ -208,6 +208,21 @@ class Trainer:
         self.step += n
         self.samples_seen += n * self.batch
 
+    def warm_up(self, size: tuple[int, int] | None = None, poll: bool = False) -> None:
+        """Runs one step and one render (at ``size``, default a progress view), so that the driver compiles
+        its pipelines now (lavapipe compiles at the first dispatch: 10-30 s per network cold), then puts
+        the parameters back and restarts the step count. ``poll``: wait by polling instead of blocking in
+        the driver (which holds Python's GIL), for a worker thread beside a UI."""
+        saved = self.parameters()
+        enc = self.device.create_command_encoder()
+        self.append_steps(enc, 1)
+        self.append_render(enc, size or self._progress_size())
+        sid = self.device.submit_command_buffer(enc.finish())
+        while poll and not self.device.is_submit_finished(sid):
+            time.sleep(0.005)
+        self.device.wait_for_idle()
+        self.set_parameters(saved)
+
     def train(self, steps: int, steps_per_submit: int = 16) -> TrainingStats:
         """Runs ``steps`` training steps, ``steps_per_submit`` per command buffer; waits for the GPU."""
         t0 = time.perf_counter()
@@ -340,9 +355,12 @@ class Trainer:
     def progress_psnr(self) -> float:
         """PSNR on a bounded-size view of the texture (long side at most PROGRESS_SIDE: a regular
         subsample of its texels), for progress reports that must not cost a full-resolution render."""
+        return self.psnr(self._progress_size())
+
+    def _progress_size(self) -> tuple[int, int]:
         w, h = self.image_size
         scale = min(1.0, PROGRESS_SIDE / max(w, h))
-        return self.psnr((max(1, round(w * scale)), max(1, round(h * scale))))
+        return max(1, round(w * scale)), max(1, round(h * scale))
 
     def prediction(self, size: tuple[int, int] | None = None) -> np.ndarray:
         """The network's image as float32 RGB (H, W, 3), unclamped."""

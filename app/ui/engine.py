@@ -57,7 +57,7 @@ class BuildJob:
             if self.device is None:
                 self.device = create_device()
             self.trainer = self._construct()
-            warm_up(self.trainer, self.view_size)
+            self.trainer.warm_up(self.view_size, poll=True)
         except StudioError as err:
             self.error = str(err)
         except Exception as err:  # a bug: show it in the window rather than lose the app
@@ -79,19 +79,6 @@ class BuildJob:
     @property
     def seconds(self) -> float:
         return time.monotonic() - self.started
-
-
-def warm_up(trainer: Trainer, size: tuple[int, int]) -> None:
-    """One step and one render, so the driver compiles its pipelines here and not on the UI
-    thread; then the seeded initial weights are restored."""
-    device = trainer.device
-    enc = device.create_command_encoder()
-    trainer.append_steps(enc, 1)
-    trainer.append_render(enc, size)
-    sid = device.submit_command_buffer(enc.finish())
-    while not device.is_submit_finished(sid):
-        time.sleep(0.005)
-    trainer.reset()
 
 
 def request_build(state: AppState, preset, reason: str, after: Callable | None = None) -> None:

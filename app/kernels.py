@@ -52,8 +52,8 @@ class NetworkKernels:
 
 
 @dataclass
-class ImageKernels:
-    """Passes that do not depend on the network (images)."""
+class ViewKernels:
+    """Passes of the views that do not depend on the network (shaders/views.slang)."""
     reference: object
     loss_visualization: object
     squared_error_rows: object
@@ -95,11 +95,11 @@ def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layo
     }, samples_per_thread=spt)
 
 
-def image_kernels(device) -> ImageKernels:
-    return _kernels(device, "image", {}, ImageKernels, {
-        "reference": ("image_ops", "reference_image"),
-        "loss_visualization": ("image_ops", "loss_visualization"),
-        "squared_error_rows": ("image_ops", "squared_error_rows"),
+def view_kernels(device) -> ViewKernels:
+    return _kernels(device, "views", {}, ViewKernels, {
+        "reference": ("views", "reference_image"),
+        "loss_visualization": ("views", "loss_visualization"),
+        "squared_error_rows": ("views", "squared_error_rows"),
     })
 
 

@@ -26,12 +26,14 @@ import numpy as np
 
 from ..device import choose_mlp_path, create_device, describe
 from ..errors import StudioError
-from ..trainer import Trainer, psnr_from_row_sums
+from ..trainer import Trainer
+from ..views import psnr_from_row_sums
 from . import run_tracking
 from .state import VIEW_NAMES, AppState, BuildRequest, Submission
 
 MAX_STEPS_PER_FRAME = 4096
 QUEUE_DEPTH = 2  # training submissions in flight
+RECORD_SECONDS_PER_STEP = 100e-6  # host time to record a step, generously (36-71 us measured on 2 cores)
 
 
 class BuildJob:
@@ -227,13 +229,17 @@ def collect(state: AppState, frame_dt: float) -> None:
 
 
 def adapt_pacing(state: AppState, sub: Submission, frame_dt: float) -> None:
-    """Steps per submission: grow while the device finishes them within a frame, shrink when they take
-    more than two frames or frames go over budget. Work spanning a frame or two keeps the device busy
-    between the UI's polls without delaying the UI. Submissions with a render are not judged."""
+    """Steps per submission: grow while a submission finishes within the frame it became the oldest in,
+    shrink when one takes more than three frames (settings and the loss curve lag behind) or when
+    recording the steps would take a sizeable part of the frame budget. With a second submission
+    queued behind it, the device never waits for the UI, so slow frames (a software device shares the
+    CPU with the UI) are not a reason to record fewer steps: the device is busy either way. Submissions
+    with a render are not judged."""
     p = state.pacing
     if sub.steps == 0 or sub.views is not None or not state.training:
         return
-    if sub.polls >= 2 or frame_dt > p.frame_budget:
+    recording = p.steps * RECORD_SECONDS_PER_STEP
+    if sub.polls >= 3 or recording > 0.25 * p.frame_budget:
         p.steps = max(1.0, p.steps * 0.8)
     elif sub.polls == 0:
         p.steps = min(float(MAX_STEPS_PER_FRAME), p.steps * 1.2 + 0.25)

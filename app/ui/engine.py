@@ -33,7 +33,6 @@ from .state import VIEW_NAMES, AppState, BuildRequest, Submission
 
 MAX_STEPS_PER_FRAME = 4096
 QUEUE_DEPTH = 2  # training submissions in flight
-RECORD_SECONDS_PER_STEP = 100e-6  # host time to record a step, generously (36-71 us measured on 2 cores)
 
 
 class BuildJob:
@@ -193,7 +192,9 @@ def submit(state: AppState) -> None:
     enc = device.create_command_encoder()
     readout = None
     if steps:
+        t0 = time.perf_counter()
         tr.append_steps(enc, steps)
+        pacing.record_cost += 0.2 * ((time.perf_counter() - t0) / steps - pacing.record_cost)
         readout = tr.append_readout(enc)
     views = tr.append_render(enc, size, loss_scale=state.view.diff_scale) if render else None
     sid = device.submit_command_buffer(enc.finish())
@@ -238,8 +239,7 @@ def adapt_pacing(state: AppState, sub: Submission, frame_dt: float) -> None:
     p = state.pacing
     if sub.steps == 0 or sub.views is not None or not state.training:
         return
-    recording = p.steps * RECORD_SECONDS_PER_STEP
-    if sub.polls >= 3 or recording > 0.25 * p.frame_budget:
+    if sub.polls >= 3 or p.steps * p.record_cost > 0.25 * p.frame_budget:
         p.steps = max(1.0, p.steps * 0.8)
     elif sub.polls == 0:
         p.steps = min(float(MAX_STEPS_PER_FRAME), p.steps * 1.2 + 0.25)

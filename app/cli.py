@@ -48,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rtxns, rtxns-json: round a float32 network's weights to float16 (otherwise refused)")
     e.add_argument("--arrays", choices=["plain", "base64"], help="json: arrays as numbers (default) or base64 float32")
     e.add_argument("--shader-weights", choices=["constants", "buffer"],
-                   help="slang, hlsl: weights as constant arrays in the source (default) or read from a buffer "
-                        "nts_weights, written to OUT.weights.bin (little-endian float32)")
+                   help="slang, hlsl: weights as literals in the code (default; runs ~10x faster on lavapipe, "
+                        "compiles in ~26 s of CPU there for the 13.5k-weight rtxns network against ~17 s) or read "
+                        "from a buffer nts_weights, written to OUT.weights.bin (little-endian float32)")
     _add_import_options(e)
     from .cli_runs import add_runs_parser
     add_runs_parser(sub)

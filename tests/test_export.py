@@ -458,8 +458,8 @@ def run_slang(device, path_or_source, uv):
 
 @pytest.fixture(scope="module")
 def rtxns_small(device, small_image):
-    """The rtxns-simple-training network at width 16 (the Slang compiler and lavapipe take minutes over
-    13,000 weights held as shader constants), trained a few steps."""
+    """The rtxns-simple-training network at width 16 (a few seconds to compile; the full network's
+    constants-mode test below takes longer), trained a few steps."""
     preset = with_network(load_preset("rtxns-simple-training"), n_neurons=16).with_training(batch_size=512)
     trainer = Trainer(device, small_image, preset)
     trainer.train(30)
@@ -546,9 +546,22 @@ def test_hlsl_export_compiles_and_reproduces_infer(device, rtxns_small, tmp_path
     np.testing.assert_allclose(run_hlsl(device, out, {"nts_weights": buf}), image, atol=1e-3, rtol=0)
 
 
+def test_full_rtxns_network_shaders_with_constant_weights(device, rtxns_exact, tmp_path):
+    """The full 12 -> 4 x 64 -> 3 network of the rtxns-simple-training preset as a Slang module with its
+    13,507 weights in the code (the default): it compiles in seconds (before: 11+ minutes on lavapipe)
+    and computes what infer and the buffer-mode shader compute."""
+    import slangpy as spy
+    out = tmp_path / "full_constants.slang"
+    assert export_weights(rtxns_exact, "slang", out) == [out]
+    uv = pixel_uv()
+    got = spy.Module.load_from_file(device, str(out)).evaluate(uv.astype(np.float32), _result="numpy")
+    np.testing.assert_allclose(got, infer(device, rtxns_exact).reshape(-1, 3), atol=1e-3, rtol=0)
+    layers = rtxns_exact.layout.layers_of(half(rtxns_exact.parameters))
+    same_float16_network(got, forward(layers, encode_frequency_rtxns(uv), "leaky_relu", "sigmoid", storage=half))
+
+
 def test_full_rtxns_network_shaders_with_buffer_weights(device, rtxns_exact, tmp_path):
-    """The full 12 -> 4 x 64 -> 3 network of the rtxns-simple-training preset as a Slang module reading
-    its weights from a buffer (held as constants, lavapipe takes many minutes over its 13,000 weights)."""
+    """The same network as a Slang module reading its weights from a buffer."""
     import slangpy as spy
     paths = export_weights(rtxns_exact, "slang", tmp_path / "full.slang", shader_weights="buffer")
     assert paths == [tmp_path / "full.slang", tmp_path / "full.slang.weights.bin"]
@@ -567,9 +580,14 @@ def test_full_rtxns_network_shaders_with_buffer_weights(device, rtxns_exact, tmp
 
 
 def test_float16_rounding_in_shaders_is_nearest_even(device, tmp_path):
-    from app.export.shader_source import ROUND_HALF
+    """Both roundings the exports paste: nts_round_half (buffer mode) and the branch-free
+    nts_round_half4_flat (constants mode)."""
+    from app.export.shader_source import ROUND_HALF, ROUND_HALF4
     path = tmp_path / "round.slang"
-    path.write_text(ROUND_HALF)
+    # the flat one gets x in every lane (sign flipped in two): a NaN result if the lanes disagree
+    flat = ("float nts_round_half_flat(float x)\n{\n    float4 r = nts_round_half4_flat(float4(x, -x, x, -x));\n"
+            "    return all(asuint(r) == asuint(float4(r.x, -r.x, r.x, -r.x))) ? r.x : asfloat(0x7fc00001u);\n}\n")
+    path.write_text(ROUND_HALF + ROUND_HALF4 + flat)
     import slangpy as spy
     rng = np.random.default_rng(0)
     x = rng.integers(0, 2 ** 32, 50000, dtype=np.uint64).astype(np.uint32).view(np.float32)
@@ -577,9 +595,10 @@ def test_float16_rounding_in_shaders_is_nearest_even(device, tmp_path):
                         rng.normal(0, 1e-5, 20000).astype(np.float32),
                         np.array([65504, 65519.996, 65520, 2.0 ** -25, 3 * 2.0 ** -26, 1 + 2.0 ** -11], np.float32)])
     module = spy.Module.load_from_file(device, str(path))
-    got = module.nts_round_half(spy.Tensor.from_numpy(device, x), _result="numpy")
     with np.errstate(over="ignore"):
-        np.testing.assert_array_equal(got, x.astype(np.float16).astype(np.float32))
+        expected = x.astype(np.float16).astype(np.float32)
+    for function in (module.nts_round_half, module.nts_round_half_flat):
+        np.testing.assert_array_equal(function(spy.Tensor.from_numpy(device, x), _result="numpy"), expected)
 
 
 # ---------- npz and json ----------

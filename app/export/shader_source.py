@@ -25,8 +25,12 @@ PI = "3.14159265358979"
 
 # float -> nearest float16 value (ties to even) -> float, with integer operations only; identical in
 # Slang and HLSL: the project's own (shaders/half_rounding.slang), pasted so the export includes nothing.
-ROUND_HALF = (Path(__file__).resolve().parents[2] / "shaders" / "half_rounding.slang").read_text().split(
-    "#pragma once", 1)[1].strip() + "\n"
+# ROUND_HALF: nts_round_half (scalar, branches; buffer mode); ROUND_HALF4: nts_round_half4_flat (four
+# values, no branches; constants mode inlines it once per four outputs).
+_ROUNDING = (Path(__file__).resolve().parents[2] / "shaders" / "half_rounding.slang").read_text().split(
+    "#pragma once", 1)[1]
+ROUND_HALF = _ROUNDING.split("float4 nts_round_half4(float4 v)", 1)[0].strip() + "\n"
+ROUND_HALF4 = _ROUNDING.split("// ---- branch-free ----", 1)[1].strip() + "\n"
 TWO_PI = "6.28318530717959"
 
 
@@ -98,18 +102,55 @@ def _encoding(encoding) -> tuple[str, str]:
                       "tri, triangle_wave and one_blob")
 
 
-def _array(name: str, values) -> str:
-    items = [float_literal(v) for v in values]
-    lines = [", ".join(items[i:i + 8]) for i in range(0, len(items), 8)]
-    body = ",\n    ".join(lines)
-    return f"static const float {name}[{len(items)}] = {{\n    {body}\n}};\n"
+def _float4(items) -> str:
+    items = list(items)
+    return f"float4({', '.join(items + ['0.0'] * (4 - len(items)))})"
 
 
-def _layer_code(l: int, inputs: int, outputs: int, has_bias: bool, act_fn: str, buffer: bool) -> str:
-    """y = act(W x + b) with products summed four inputs at a time, as the trainer's inference does."""
+def _constant_layer(l: int, layer, act_fn: str, pad_outputs: bool) -> tuple[list[str], list[str]]:
+    """(functions, lines of evaluate()) for layer l with its weights as literals.
+
+    Straight-line code, because a dynamically indexed constant array is copied into every invocation's
+    private memory (lavapipe: 11+ minutes to compile the rtxns network, ~1k px/s). Function
+    nts_layer<l>_<j> computes outputs 4j..4j+3 before activation, each as bias + dot(4 weights, 4 inputs)
+    + ... in input order, as infer sums them; evaluate() stores them in an array and applies activation
+    and storage rounding in a loop ([loop]: compiled once, not per output, and it keeps the values in
+    memory between layers: unrolled, lavapipe's LLVM spent most of its time in register allocation).
+    Inputs and outputs are float4s; a partial last float4 is padded with zeros (``pad_outputs``: also
+    after the activation, for the next layer)."""
+    chunks_in = (layer.inputs + 3) // 4
+    chunks_out = (layer.outputs + 3) // 4
+    w = np.zeros((layer.outputs, 4 * chunks_in), np.float32)
+    w[:, :layer.inputs] = layer.weights.reshape(layer.outputs, layer.inputs)
+    src, dst = f"x{l}_", f"x{l + 1}"
+    params = ", ".join(f"float4 {src}{k}" for k in range(chunks_in))
+    args = ", ".join(f"x{l}[{k}]" for k in range(chunks_in))
+    functions, body = [], [f"    float4 {dst}[{chunks_out}];"]
+    for j in range(chunks_out):
+        sums = []
+        for o in range(4 * j, min(4 * j + 4, layer.outputs)):
+            terms = [float_literal(layer.biases[o]) if layer.biases is not None else "0.0"]
+            terms += [f"dot({_float4(float_literal(v) for v in w[o, 4 * k:4 * k + 4])}, {src}{k})"
+                      for k in range(chunks_in)]
+            sums.append("\n            + ".join(" + ".join(terms[i:i + 3]) for i in range(0, len(terms), 3)))
+        sums += ["0.0"] * (4 - len(sums))
+        functions.append(f"float4 nts_layer{l}_{j}({params})\n{{\n    return float4(\n        "
+                         + ",\n        ".join(sums) + ");\n}\n")
+        body.append(f"    {dst}[{j}] = nts_layer{l}_{j}({args});")
+    body += [f"    [loop] for (uint j = 0u; j < {chunks_out}u; j++)",
+             f"        {dst}[j] = nts_store4({act_fn}4({dst}[j]));"]
+    if layer.outputs % 4 and pad_outputs:
+        last = f"{dst}[{chunks_out - 1}]"
+        body.append(f"    {last} = {_float4([f'{last}.{c}' for c in 'xyzw'[:layer.outputs % 4]])};")
+    return functions, body
+
+
+def _layer_code(l: int, inputs: int, outputs: int, has_bias: bool, act_fn: str) -> str:
+    """Buffer mode: y = act(W x + b), products summed four inputs at a time, as the trainer's inference does."""
     src, dst = f"x{l}", f"x{l + 1}"
-    w_at = (lambda i: f"nts_weights[NTS_W{l} + {i}]") if buffer else (lambda i: f"NTS_W{l}[{i}]")
-    b_at = f"nts_weights[NTS_B{l} + o]" if buffer else f"NTS_B{l}[o]"
+    def w_at(i):
+        return f"nts_weights[NTS_W{l} + {i}]"
+    b_at = f"nts_weights[NTS_B{l} + o]"
     lines = [f"    float {dst}[{outputs}];",
              f"    for (uint o = 0u; o < {outputs}u; o++)",
              "    {",
@@ -146,7 +187,7 @@ def weights_buffer(weights) -> np.ndarray:
 
 def generate(weights, language: str, weights_in: str = "constants") -> str:
     """The shader source (``language`` 'slang' or 'hlsl') for a WeightsFile, with the weights as
-    constant arrays or (``weights_in`` 'buffer') read from ``StructuredBuffer<float> nts_weights``."""
+    literals in the code or (``weights_in`` 'buffer') read from ``StructuredBuffer<float> nts_weights``."""
     if language not in ("slang", "hlsl"):
         raise StudioError(f"unknown shader language {language!r}; choose slang or hlsl")
     if weights_in not in WEIGHT_MODES:
@@ -159,6 +200,7 @@ def generate(weights, language: str, weights_in: str = "constants") -> str:
     hidden_expr = _activation(net.activation, net.leaky_relu_alpha)
     output_expr = _activation(net.output_activation, net.leaky_relu_alpha)
     dims = encoding.output_dims
+    store4 = "    return nts_round_half4_flat(x);" if net.half else "    return x;"
     if net.half:
         store = "    return nts_round_half(x);"
         store_doc = ("float16 network: the encoded inputs and every layer's outputs are rounded to float16 "
@@ -202,35 +244,46 @@ def generate(weights, language: str, weights_in: str = "constants") -> str:
         parts.append("")
     else:
         parts += [
-            "// Weights: NTS_W<l> holds layer l's matrix row-major (element [o * inputs + i] multiplies input i for",
-            "// output o), NTS_B<l> its biases. Layer l computes x<l+1>[o] = act(NTS_B<l>[o] + sum_i NTS_W<l>[o * inputs "
-            "+ i] * x<l>[i]).",
+            "// Weights: literals in nts_layer<l>_<j>(x<l>_0, ...), which returns outputs 4j..4j+3 of layer l before",
+            "// its activation: bias + dot(weights of inputs 0..3, x<l>_0) + dot(weights of inputs 4..7, x<l>_1) + ...",
+            "// (inputs and outputs in float4s, the last one padded with zeros). Layer l computes",
+            "// x<l+1>[o] = act(b[o] + sum_i W[o][i] * x<l>[i]).",
             "",
         ]
-        for l, ly in enumerate(layers):
-            parts.append(f"// layer {l}: {ly.inputs} inputs -> {ly.outputs} outputs, {ly.activation}")
-            parts.append(_array(f"NTS_W{l}", ly.weights.reshape(-1)))
-            if ly.biases is not None:
-                parts.append(_array(f"NTS_B{l}", ly.biases))
     if net.half:
-        parts.append(ROUND_HALF)
-    parts += [
-        "float nts_store(float x)\n{\n" + store + "\n}\n",
-        f"float nts_hidden_activation(float x)\n{{\n    return {hidden_expr};\n}}\n",
-        f"float nts_output_activation(float x)\n{{\n    return {output_expr};\n}}\n",
-    ]
+        parts.append(ROUND_HALF if buffer else ROUND_HALF4)
+    if buffer:
+        parts.append("float nts_store(float x)\n{\n" + store + "\n}\n")
+    else:
+        parts.append("float4 nts_store4(float4 x)\n{\n" + store4 + "\n}\n")
+    for role, expr in (("hidden", hidden_expr), ("output", output_expr)):
+        parts.append(f"float nts_{role}_activation(float x)\n{{\n    return {expr};\n}}\n")
+        if not buffer:
+            parts.append(f"float4 nts_{role}_activation4(float4 v)\n{{\n    return float4(nts_{role}_activation(v.x), "
+                         f"nts_{role}_activation(v.y), nts_{role}_activation(v.z), nts_{role}_activation(v.w));\n}}\n")
     if helper:
         parts.append(helper)
     parts.append(f"// Feature f < {dims} of the {encoding.otype} encoding of uv.\n"
                  f"float nts_feature(float2 uv, uint f)\n{{\n{feature}\n}}\n")
-    body = [f"    float x0[{dims}];",
-            f"    for (uint f = 0u; f < {dims}u; f++)",
-            "        x0[f] = nts_store(nts_feature(uv, f));"]
     last = len(layers) - 1
-    for l, ly in enumerate(layers):
-        act_fn = "nts_output_activation" if l == last else "nts_hidden_activation"
-        body.append(_layer_code(l, ly.inputs, ly.outputs, ly.biases is not None, act_fn, buffer))
-    body.append(f"    return float3(x{last + 1}[0], x{last + 1}[1], x{last + 1}[2]);")
+    if buffer:
+        body = [f"    float x0[{dims}];",
+                f"    for (uint f = 0u; f < {dims}u; f++)",
+                "        x0[f] = nts_store(nts_feature(uv, f));"]
+        for l, ly in enumerate(layers):
+            act_fn = "nts_output_activation" if l == last else "nts_hidden_activation"
+            body.append(_layer_code(l, ly.inputs, ly.outputs, ly.biases is not None, act_fn))
+        body.append(f"    return float3(x{last + 1}[0], x{last + 1}[1], x{last + 1}[2]);")
+    else:
+        features = [f"nts_feature(uv, {f}u)" for f in range(dims)]
+        body = [f"    float4 x0[{(dims + 3) // 4}];"]
+        body += [f"    x0[{j}] = nts_store4({_float4(features[4 * j:4 * j + 4])});" for j in range((dims + 3) // 4)]
+        for l, ly in enumerate(layers):
+            act_fn = "nts_output_activation" if l == last else "nts_hidden_activation"
+            functions, lines = _constant_layer(l, ly, act_fn, pad_outputs=l < last)
+            parts += functions
+            body += lines
+        body.append(f"    return x{last + 1}[0].xyz;")
     parts.append("float3 evaluate(float2 uv)\n{\n" + "\n".join(body) + "\n}\n")
     if language == "hlsl":
         parts.append(

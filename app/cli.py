@@ -1,4 +1,4 @@
-"""Command-line front end: train, infer, export, info. Never imports the UI."""
+"""Command-line front end: train, infer, export, compare, info. Never imports the UI."""
 from __future__ import annotations
 
 import argparse
@@ -48,6 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="slang, hlsl: weights as constant arrays in the source (default) or read from a buffer "
                         "nts_weights, written to OUT.weights.bin (little-endian float32)")
     _add_import_options(e)
+    c = sub.add_parser("compare", help="networks against JPEG, WebP, BC1, BC7 and ASTC on one texture: "
+                       "rate-distortion figure and CSV table")
+    c.add_argument("--texture", required=True, help="image file the codecs encode and the networks reproduce")
+    c.add_argument("--weights", nargs="+", action="extend", default=[], metavar="FILE",
+                   help="trained networks to place among the codecs (weights files, RTXNS .bin or JSON)")
+    c.add_argument("--transform", choices=["none", "flip", "zoom"],
+                   help="UV transform of the reference (default: the networks', else none)")
+    c.add_argument("--size", help="resample the texture to WxH first")
+    c.add_argument("--out", required=True, help="figure (PNG): PSNR and FLIP against bits per pixel")
+    c.add_argument("--csv", help="table: codec,setting,bits_per_pixel,psnr,ssim,flip,seconds")
+    _add_import_options(c)
     sub.add_parser("info", help="device, adapter, features and MLP paths")
     return p
 
@@ -94,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         from .ui.main import run_app
         return run_app(mlp_path=args.mlp)
     try:
-        return {"train": cmd_train, "infer": cmd_infer, "export": cmd_export, "info": cmd_info}[args.command](args)
+        return {"train": cmd_train, "infer": cmd_infer, "export": cmd_export, "compare": cmd_compare,
+                "info": cmd_info}[args.command](args)
     except StudioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -174,17 +186,21 @@ def cmd_train(args) -> int:
         _progress(trainer, steps, psnr)
     print(file=sys.stderr)
     psnr = trainer.psnr()
+    from .quality import bits_per_pixel, trainer_quality
+    quality = trainer_quality(trainer)  # SSIM and FLIP of the full-resolution prediction
     rate = trainer.samples_seen / trainer.train_seconds
     stats = {"steps": trainer.step, "samples": trainer.samples_seen, "loss": trainer.last_loss(), "psnr": psnr,
              "train_seconds": trainer.train_seconds, "samples_per_s": rate, "adapter": trainer.info.adapter,
              "loss_scale": trainer.loss_scale_state()[0], "skipped_steps": trainer.loss_scale_state()[1]}
+    stats.update(ssim=quality.ssim, flip=quality.flip, bits_per_pixel=bits_per_pixel(preset, (w, h)))
     if args.out:
         save_weights(args.out, WeightsFile(preset, trainer.parameters(), (w, h), trainer.transform, stats))
         print(f"wrote weights {args.out}", file=sys.stderr)
     if args.preview:
         save_image(args.preview, trainer.prediction())
         print(f"wrote preview {args.preview}", file=sys.stderr)
-    print(f"psnr={psnr:.2f} samples_per_s={rate:.0f} steps={trainer.step} seconds={trainer.train_seconds:.2f}")
+    print(f"psnr={psnr:.2f} samples_per_s={rate:.0f} steps={trainer.step} seconds={trainer.train_seconds:.2f} "
+          f"ssim={quality.ssim:.4f} flip={quality.flip:.4f}")
     return 0
 
 
@@ -226,4 +242,47 @@ def cmd_export(args) -> int:
                              arrays=args.arrays, shader_weights=args.shader_weights)
     for path in written:
         print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .codecs import rows_to_csv
+    from .compare import common_transform, compare_rows
+    from .rd_figure import write_figure
+    from .texture import load_image, parse_size
+
+    if not args.out.lower().endswith(".png"):
+        raise StudioError(f"--out {args.out} must be a .png file")
+    for target in (args.out, args.csv):
+        if target and not Path(target).resolve().parent.is_dir():
+            raise StudioError(f"cannot write {target}: its folder does not exist")
+    image = load_image(args.texture, parse_size(args.size) if args.size else None)
+    weights = {}
+    for path in args.weights:
+        name = Path(path).name
+        if name in weights:
+            raise StudioError(f"two networks are named {name}; give them different file names")
+        weights[name] = _load_network(path, args)
+    transform = common_transform(list(weights.values()), args.transform)
+    h, w = image.shape[:2]
+    for name, net in weights.items():
+        if tuple(net.texture_size) not in ((w, h), (0, 0)):
+            print(f"note: {name} was trained on a {net.texture_size[0]}x{net.texture_size[1]} texture; it is "
+                  f"rendered at {w}x{h}", file=sys.stderr)
+    device = None
+    if weights:
+        from .device import create_device
+        device = create_device()
+    rows = compare_rows(device, image, weights, transform, mlp_path=args.mlp,
+                        progress=lambda text: sys.stderr.write(f"\rmeasured {text}   "))
+    print(file=sys.stderr)
+    title = f"{Path(args.texture).name} ({w}x{h}, transform {transform})"
+    write_figure(args.out, rows, title)
+    print(f"wrote figure {args.out}", file=sys.stderr)
+    table = rows_to_csv(rows)
+    if args.csv:
+        from .atomic import atomic_write
+        atomic_write(args.csv, table.encode())
+        print(f"wrote table {args.csv}", file=sys.stderr)
+    sys.stdout.write(table)
     return 0

@@ -27,6 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preview", help="write the network's image (PNG) here")
     t.add_argument("--init", metavar="FILE", help="start from this network (weights file, RTXNS .bin or JSON): its "
                    "encoding and network replace the preset's, which still supplies loss, optimizer and training")
+    t.add_argument("--target-psnr", metavar="DB|bc7|bc1",
+                   help="search the smallest network of the preset's family (hidden width and layers, or grid levels "
+                        "and table size) reaching this PSNR within --steps per attempt; bc7/bc1: the PSNR that codec "
+                        "reaches on the texture")
+    t.add_argument("--max-candidates", type=int, metavar="N",
+                   help="with --target-psnr: search only the N smallest networks of the family")
     _add_import_options(t)
     i = sub.add_parser("infer", help="render a weights file's image (also RTXNS .bin and JSON networks)")
     i.add_argument("--weights", required=True)
@@ -166,6 +172,10 @@ def cmd_train(args) -> int:
             raise StudioError(f"cannot write {target}: its folder does not exist")
 
     device = create_device()
+    if args.target_psnr is not None:
+        return _train_to_target(args, device, image, preset)
+    if args.max_candidates is not None:
+        raise StudioError("--max-candidates applies to --target-psnr, which was not given")
     trainer = Trainer(device, image, preset, mlp_path=args.mlp)
     if init is not None:
         trainer.set_parameters(init.parameters)
@@ -201,6 +211,69 @@ def cmd_train(args) -> int:
         print(f"wrote preview {args.preview}", file=sys.stderr)
     print(f"psnr={psnr:.2f} samples_per_s={rate:.0f} steps={trainer.step} seconds={trainer.train_seconds:.2f} "
           f"ssim={quality.ssim:.4f} flip={quality.flip:.4f}")
+    return 0
+
+
+def _train_to_target(args, device, image, preset) -> int:
+    from .codecs import codec_psnr
+    from .quality import transformed_reference
+    from .target_search import describe, search
+    from .texture import save_image
+    from .trainer import Trainer
+    from .weights_io import WeightsFile, save_weights
+
+    if args.init:
+        raise StudioError("--target-psnr searches networks of the preset's family from scratch; it cannot start "
+                          "from --init")
+    if args.max_candidates is not None and args.max_candidates < 1:
+        raise StudioError("--max-candidates must be at least 1")
+    text = args.target_psnr.strip().lower()
+    if text in ("bc1", "bc7"):
+        target = codec_psnr(transformed_reference(image, preset.training.transform), text)
+        print(f"target: {text.upper()} reaches {target:.2f} dB on this texture", file=sys.stderr)
+    else:
+        try:
+            target = float(text)
+        except ValueError:
+            raise StudioError(f"--target-psnr {args.target_psnr!r} must be a number of dB, bc7 or bc1") from None
+        if not 0 < target < 200:
+            raise StudioError(f"--target-psnr {target:g} is out of range (0, 200) dB")
+
+    def report(p):
+        if p.done is None:
+            sys.stderr.write(f"\rattempt {p.attempt}/{p.max_attempts} {p.candidate}: step {p.step}/{p.steps}   ")
+            sys.stderr.flush()
+            return
+        sys.stderr.write("\r" + " " * 100 + "\r")
+        a = p.done
+        verdict = a.note or ("reached" if a.reached else "below target")
+        print(f"attempt {p.attempt}: {p.candidate}, {a.bits_per_pixel:.4f} bpp, psnr={a.quality.psnr:.2f} "
+              f"ssim={a.quality.ssim:.4f} flip={a.quality.flip:.4f} seconds={a.seconds:.2f}: {verdict}", flush=True)
+
+    h, w = image.shape[:2]
+    print(f"searching the smallest {preset.name} network reaching {target:.2f} dB on {Path(args.texture).name} "
+          f"({w}x{h}), {preset.training.steps} steps per attempt", file=sys.stderr)
+    result = search(device, image, preset, target, mlp_path=args.mlp, limit=args.max_candidates, progress=report)
+    best = result.best
+    if not result.reached:
+        print(f"no network of the family reached {target:.2f} dB in {preset.training.steps} steps; the best, "
+              f"{describe(best.preset)} at {best.quality.psnr:.2f} dB, is the result", file=sys.stderr)
+    stats = {"steps": best.steps, "samples": best.samples, "psnr": best.quality.psnr, "ssim": best.quality.ssim,
+             "flip": best.quality.flip, "train_seconds": best.seconds, "bits_per_pixel": best.bits_per_pixel,
+             "target_psnr": target, "target_reached": result.reached}
+    if args.out:
+        save_weights(args.out, WeightsFile(best.preset, best.parameters, (w, h), best.preset.training.transform,
+                                           stats))
+        print(f"wrote weights {args.out}", file=sys.stderr)
+    if args.preview:
+        trainer = Trainer(device, image, best.preset, mlp_path=args.mlp)
+        trainer.set_parameters(best.parameters)
+        save_image(args.preview, trainer.prediction())
+        print(f"wrote preview {args.preview}", file=sys.stderr)
+    rate = best.samples / best.seconds if best.seconds > 0 else 0.0
+    print(f"psnr={best.quality.psnr:.2f} samples_per_s={rate:.0f} steps={best.steps} seconds={best.seconds:.2f} "
+          f"ssim={best.quality.ssim:.4f} flip={best.quality.flip:.4f} target_psnr={target:.2f} "
+          f"bits_per_pixel={best.bits_per_pixel:.4f}")
     return 0
 
 

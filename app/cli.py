@@ -1,4 +1,4 @@
-"""Command-line front end: train, infer, export, compare, info. Never imports the UI."""
+"""Command-line front end: train, infer, export, compare, runs, info. Never imports the UI."""
 from __future__ import annotations
 
 import argparse
@@ -33,9 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "reaches on the texture")
     t.add_argument("--max-candidates", type=int, metavar="N",
                    help="with --target-psnr: search only the N smallest networks of the family")
+    t.add_argument("--no-record", action="store_true", help="do not record this run in the experiment log")
     _add_import_options(t)
     i = sub.add_parser("infer", help="render a weights file's image (also RTXNS .bin and JSON networks)")
-    i.add_argument("--weights", required=True)
+    source = i.add_mutually_exclusive_group(required=True)
+    source.add_argument("--weights", help="weights file, RTXNS .bin or JSON")
+    source.add_argument("--run", metavar="ID", help="the final weights of this run in the experiment log")
     i.add_argument("--out", required=True, help="output image (PNG)")
     i.add_argument("--size", help="WxH (default: the training texture's size)")
     _add_import_options(i)
@@ -65,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="figure (PNG): PSNR and FLIP against bits per pixel")
     c.add_argument("--csv", help="table: codec,setting,bits_per_pixel,psnr,ssim,flip,seconds")
     _add_import_options(c)
+    from .cli_runs import add_runs_parser
+    add_runs_parser(sub)
     sub.add_parser("info", help="device, adapter, features and MLP paths")
     return p
 
@@ -111,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         from .ui.main import run_app
         return run_app(mlp_path=args.mlp)
     try:
-        return {"train": cmd_train, "infer": cmd_infer, "export": cmd_export, "compare": cmd_compare,
+        from .cli_runs import cmd_runs
+        return {"train": cmd_train, "infer": cmd_infer, "export": cmd_export, "compare": cmd_compare, "runs": cmd_runs,
                 "info": cmd_info}[args.command](args)
     except StudioError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -184,19 +190,20 @@ def cmd_train(args) -> int:
     print(f"training {preset.name} on {Path(args.texture).name} ({w}x{h}, transform {trainer.transform}) "
           f"with {trainer.layout.parameter_count} parameters, batch {trainer.batch}, {steps} steps, "
           f"{trainer.info.adapter} ({trainer.mlp_path} MLP)", file=sys.stderr)
+    recorder = None if args.no_record else _recorder(trainer, args.texture)
+    try:
+        _train_loop(trainer, steps, recorder)
+    except StudioError:  # the loop's only StudioError: training diverged
+        if recorder is not None:
+            recorder.finish("diverged")
+        raise
+    except BaseException:
+        if recorder is not None:
+            recorder.finish("stopped")
+        raise
     psnr = trainer.psnr()
-    chunk = max(1, min(64, steps // 50 or 1))
-    next_psnr = 0
-    while trainer.step < steps:
-        trainer.train(min(chunk, steps - trainer.step))
-        trainer.check_finite()
-        if trainer.step >= next_psnr or trainer.step == steps:
-            psnr = trainer.psnr()
-            next_psnr = trainer.step + max(1, steps // 10)
-        _progress(trainer, steps, psnr)
-    print(file=sys.stderr)
-    psnr = trainer.psnr()
-    from .quality import bits_per_pixel, trainer_quality
+    from .footprint import bits_per_pixel
+    from .quality import trainer_quality
     quality = trainer_quality(trainer)  # SSIM and FLIP of the full-resolution prediction
     rate = trainer.samples_seen / trainer.train_seconds
     stats = {"steps": trainer.step, "samples": trainer.samples_seen, "loss": trainer.last_loss(), "psnr": psnr,
@@ -209,8 +216,9 @@ def cmd_train(args) -> int:
     if args.preview:
         save_image(args.preview, trainer.prediction())
         print(f"wrote preview {args.preview}", file=sys.stderr)
+    run_id = recorder.finish("finished", psnr=psnr) if recorder is not None else None
     print(f"psnr={psnr:.2f} samples_per_s={rate:.0f} steps={trainer.step} seconds={trainer.train_seconds:.2f} "
-          f"ssim={quality.ssim:.4f} flip={quality.flip:.4f}")
+          f"ssim={quality.ssim:.4f} flip={quality.flip:.4f}" + (f" run={run_id}" if run_id is not None else ""))
     return 0
 
 
@@ -253,7 +261,17 @@ def _train_to_target(args, device, image, preset) -> int:
     h, w = image.shape[:2]
     print(f"searching the smallest {preset.name} network reaching {target:.2f} dB on {Path(args.texture).name} "
           f"({w}x{h}), {preset.training.steps} steps per attempt", file=sys.stderr)
-    result = search(device, image, preset, target, mlp_path=args.mlp, limit=args.max_candidates, progress=report)
+    def watch(trainer):  # each attempt is a run of the experiment log
+        recorder = None if args.no_record else _recorder(trainer, args.texture)
+
+        def finish(attempt):
+            if recorder is not None:
+                status = "stopped" if attempt is None else "diverged" if attempt.note else "finished"
+                recorder.finish(status, psnr=None if attempt is None else attempt.quality.psnr)
+        return finish
+
+    result = search(device, image, preset, target, mlp_path=args.mlp, limit=args.max_candidates, progress=report,
+                    watch=watch)
     best = result.best
     if not result.reached:
         print(f"no network of the family reached {target:.2f} dB in {preset.training.steps} steps; the best, "
@@ -277,6 +295,38 @@ def _train_to_target(args, device, image, preset) -> int:
     return 0
 
 
+def _recorder(trainer, texture: str):
+    """A Recorder of this run into the experiment log, or None (after one note) when there is no log."""
+    from .runlog import Recorder, open_log
+    note = lambda text: print(f"note: {text}", file=sys.stderr)  # noqa: E731
+    log = open_log(note)
+    if log is None:
+        return None
+    recorder = Recorder(log, "cli", note)
+    recorder.start(trainer, texture)
+    return recorder if recorder.active else None
+
+
+def _train_loop(trainer, steps: int, recorder) -> None:
+    psnr = trainer.psnr()
+    chunk = max(1, min(64, steps // 50 or 1))
+    next_psnr = 0
+    while trainer.step < steps:
+        trainer.train(min(chunk, steps - trainer.step))
+        trainer.check_finite()
+        if recorder is not None:
+            recorder.add("loss", trainer.step, trainer.train_seconds, trainer.last_loss())
+        if trainer.step >= next_psnr or trainer.step == steps:
+            psnr = trainer.psnr()
+            next_psnr = trainer.step + max(1, steps // 10)
+            if recorder is not None:
+                recorder.add("psnr", trainer.step, trainer.train_seconds, psnr)
+        if recorder is not None:
+            recorder.update()
+        _progress(trainer, steps, psnr)
+    print(file=sys.stderr)
+
+
 def _progress(trainer, steps: int, psnr: float) -> None:
     width = 30
     done = int(width * trainer.step / steps)
@@ -295,6 +345,11 @@ def cmd_infer(args) -> int:
     from .texture import parse_size, save_image
     from .trainer import Trainer
 
+    if args.run is not None:
+        from .runlog import RunLog, parse_run_id
+        log = RunLog()
+        args.weights = str(log.weights_path(parse_run_id(args.run)))
+        log.close()
     weights = _load_network(args.weights, args)
     size = parse_size(args.size) if args.size else weights.texture_size
     if not all(size):

@@ -7,7 +7,8 @@ import numpy as np
 
 from .codecs import Row, measure_codecs
 from .errors import StudioError
-from .quality import bits_per_pixel, trainer_quality, transformed_reference
+from .footprint import bits_per_pixel
+from .quality import trainer_quality, transformed_reference
 
 
 def network_row(trainer, name: str, seconds: float, *, with_flip: bool = True) -> Row:

@@ -1,4 +1,5 @@
-"""How good and how big a texture's reproduction is: PSNR, SSIM, FLIP and a network's bits per pixel.
+"""How good and how big a texture's reproduction is: PSNR, SSIM, FLIP; bits per pixel of networks
+(app/footprint.py) and of the formats engines ship.
 
 Every metric compares a test image with the reference, both float RGB (H, W, 3) in [0, 1] (8-bit
 textures scaled by 1/255); the test image is clamped to [0, 1] first, as it would be displayed. The
@@ -14,14 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import StudioError
-
-# Storage of a network's parameters: the MLP's in its precision, a trainable encoding's table in float32
-# (the master copy, which the weights file holds; float16 networks read a rounded copy of it).
-ENCODING_STORAGE_BITS = 32
-
-
-def mlp_storage_bits(precision: str) -> int:
-    return 16 if precision == "float16" else 32
 
 
 @dataclass(frozen=True)
@@ -81,21 +74,6 @@ def measure(reference: np.ndarray, test: np.ndarray, *, with_flip: bool = True) 
 def trainer_quality(trainer, *, with_flip: bool = True) -> Quality:
     """The metrics of a Trainer's full-resolution prediction against its transformed reference."""
     return measure(trainer.reference(), trainer.prediction(), with_flip=with_flip)
-
-
-def network_bits(preset) -> int:
-    """Storage of a network: MLP parameters in their precision plus a trainable encoding's table."""
-    from .network import Layout
-    mlp = Layout.of(preset.encoding.output_dims, preset.network).parameter_count
-    return mlp * mlp_storage_bits(preset.network.precision) + preset.encoding.parameter_count * ENCODING_STORAGE_BITS
-
-
-def bits_per_pixel(preset, texture_size: tuple[int, int]) -> float:
-    """A network's storage per pixel of the texture (width, height) it reproduces."""
-    w, h = texture_size
-    if w < 1 or h < 1:
-        raise StudioError(f"texture size {w}x{h} has no pixels")
-    return network_bits(preset) / (w * h)
 
 
 # Bits per pixel of the formats engines ship, for comparison in the UI and on the command line.

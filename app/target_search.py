@@ -17,7 +17,8 @@ import numpy as np
 
 from .errors import StudioError
 from .preset import Preset
-from .quality import Quality, bits_per_pixel, network_bits, trainer_quality
+from .footprint import bits_per_pixel, storage_bits
+from .quality import Quality, trainer_quality
 
 MLP_WIDTHS = (16, 32, 64, 128)
 MLP_LAYERS = (1, 2, 3, 4)
@@ -82,18 +83,21 @@ def candidates(preset: Preset, limit: int | None = None) -> list[Preset]:
         options = [replace(preset, network=replace(preset.network, n_neurons=width, n_hidden_layers=layers))
                    for width in MLP_WIDTHS for layers in MLP_LAYERS]
     family, seen = [], set()
-    for option in sorted(options, key=network_bits):
-        if network_bits(option) not in seen:
-            seen.add(network_bits(option))
+    for option in sorted(options, key=storage_bits):
+        if storage_bits(option) not in seen:
+            seen.add(storage_bits(option))
             family.append(option)
     return family[:limit] if limit else family
 
 
 def search(device, image: np.ndarray, preset: Preset, target_psnr: float, *, steps: int | None = None,
-           mlp_path: str | None = None, limit: int | None = None, progress=None, cancelled=None) -> SearchResult:
+           mlp_path: str | None = None, limit: int | None = None, progress=None, cancelled=None,
+           watch=None) -> SearchResult:
     """Bisection over candidates(preset, limit) for the smallest network whose PSNR reaches ``target_psnr`` after
     ``steps`` steps (default: the preset's). ``progress(Progress)`` is called while training; when
-    ``cancelled()`` turns true the search stops and returns what it has (``cancelled`` set)."""
+    ``cancelled()`` turns true the search stops and returns what it has (``cancelled`` set). ``watch(trainer)``,
+    called as each attempt starts, returns a function called with its Attempt (None: cancelled) at its end
+    (the CLI records attempts in the experiment log that way)."""
     if not np.isfinite(target_psnr) or target_psnr <= 0:
         raise StudioError(f"target PSNR {target_psnr} must be a positive number of dB")
     family = candidates(preset, limit)
@@ -107,7 +111,7 @@ def search(device, image: np.ndarray, preset: Preset, target_psnr: float, *, ste
         report = (lambda step, done=None: progress(Progress(number, max_attempts, name, step, steps, done))) \
             if progress else (lambda step, done=None: None)
         attempt = _train(device, image, family[mid].with_training(steps=steps), target_psnr, mlp_path, report,
-                         cancelled)
+                         cancelled, watch)
         if attempt is None:
             result.cancelled = True
             break
@@ -125,15 +129,17 @@ def search(device, image: np.ndarray, preset: Preset, target_psnr: float, *, ste
     return result
 
 
-def _train(device, image, preset: Preset, target: float, mlp_path, on_step, cancelled) -> Attempt | None:
+def _train(device, image, preset: Preset, target: float, mlp_path, on_step, cancelled, watch) -> Attempt | None:
     from .trainer import Trainer
     if cancelled is not None and cancelled():
         return None
     trainer = Trainer(device, image, preset, mlp_path=mlp_path)
+    finish = watch(trainer) if watch is not None else (lambda attempt: None)
     steps = preset.training.steps
     note = ""
     while trainer.step < steps:
         if cancelled is not None and cancelled():
+            finish(None)
             return None
         trainer.train(min(CHUNK_STEPS, steps - trainer.step))
         try:
@@ -144,5 +150,7 @@ def _train(device, image, preset: Preset, target: float, mlp_path, on_step, canc
         on_step(trainer.step)
     h, w = image.shape[:2]
     quality = Quality(float("nan"), float("nan"), float("nan")) if note else trainer_quality(trainer)
-    return Attempt(preset, bits_per_pixel(preset, (w, h)), quality, trainer.parameters(), trainer.step,
-                   trainer.samples_seen, trainer.train_seconds, bool(not note and quality.psnr >= target), note)
+    attempt = Attempt(preset, bits_per_pixel(preset, (w, h)), quality, trainer.parameters(), trainer.step,
+                      trainer.samples_seen, trainer.train_seconds, bool(not note and quality.psnr >= target), note)
+    finish(attempt)
+    return attempt

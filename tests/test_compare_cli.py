@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from app.preset import load_preset
-from app.quality import bits_per_pixel
+from app.footprint import bits_per_pixel
 from test_inputs import run_cli
 
 

@@ -5,7 +5,8 @@ import pytest
 from PIL import Image
 
 from app.preset import load_preset
-from app.quality import bits_per_pixel, network_bits, psnr
+from app.footprint import bits_per_pixel, storage_bits
+from app.quality import psnr
 from app.target_search import candidates, search
 from app.texture import load_image
 from test_inputs import run_cli
@@ -19,7 +20,7 @@ def test_family_is_sorted_by_size_and_keeps_the_rest_of_the_preset():
     for name in ("rtxns-simple-training", "tcnn-hash"):
         preset = load_preset(name)
         family = candidates(preset)
-        bits = [network_bits(p) for p in family]
+        bits = [storage_bits(p) for p in family]
         assert bits == sorted(bits) and len(set(bits)) == len(bits) and len(family) >= 10
         for p in family:
             assert (p.loss, p.optimizer, p.training) == (preset.loss, preset.optimizer, preset.training)
@@ -56,6 +57,11 @@ def test_cli_target_psnr_writes_a_network_whose_infer_image_meets_it(tmp_path):
     fields = dict(kv.split("=") for kv in lines[-1].split())
     assert list(fields)[-2:] == ["target_psnr", "bits_per_pixel"] and float(fields["target_psnr"]) == target
     assert len(lines) == 3  # bisection over 3: the middle one reached, then the smallest did too
+    r = run_cli("runs", "list", "--json")  # every attempt is a run of the experiment log
+    assert r.returncode == 0, r.stderr
+    import json
+    runs = json.loads(r.stdout)
+    assert len(runs) == 2 and {run["status"] for run in runs} == {"finished"}
     r = run_cli("infer", "--weights", str(out), "--out", str(image))
     assert r.returncode == 0, r.stderr
     reference = load_image("textures/coffee.png", (16, 16))

@@ -11,13 +11,14 @@ renders it, so the winner meets the target as `infer` shows it.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .errors import StudioError
-from .preset import Preset
 from .footprint import bits_per_pixel, storage_bits
+from .preset import Preset
 from .quality import Quality, trainer_quality
 
 MLP_WIDTHS = (16, 32, 64, 128)
@@ -141,7 +142,7 @@ def _train(device, image, preset: Preset, target: float, mlp_path, on_step, canc
         if cancelled is not None and cancelled():
             finish(None)
             return None
-        trainer.train(min(CHUNK_STEPS, steps - trainer.step))
+        train_polling(trainer, min(CHUNK_STEPS, steps - trainer.step))
         try:
             trainer.check_finite()
         except StudioError as err:
@@ -154,3 +155,15 @@ def _train(device, image, preset: Preset, target: float, mlp_path, on_step, canc
                       trainer.samples_seen, trainer.train_seconds, bool(not note and quality.psnr >= target), note)
     finish(attempt)
     return attempt
+
+
+def train_polling(trainer, steps: int) -> None:
+    """Trainer.train, but polling the device instead of waiting on it: a wait inside slangpy holds Python's
+    GIL, which would freeze the window while the search runs in a background thread."""
+    t0 = time.perf_counter()
+    encoder = trainer.device.create_command_encoder()
+    trainer.append_steps(encoder, steps)
+    submission = trainer.device.submit_command_buffer(encoder.finish())
+    while not trainer.device.is_submit_finished(submission):
+        time.sleep(0.002)
+    trainer.train_seconds += time.perf_counter() - t0

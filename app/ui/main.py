@@ -16,6 +16,7 @@ from . import actions, engine
 from .file_browser import IMAGE_EXTENSIONS, NETWORK_EXTENSIONS, WEIGHTS_EXTENSIONS, FileBrowser, gui_file_browser
 from .panel_metrics import gui_metrics
 from .panel_network import SAVE_PRESET_POPUP, gui_network
+from .panel_quality import gui_quality
 from .panel_texture import gui_texture
 from .panel_training import gui_training
 from .panel_views import gui_views
@@ -221,6 +222,7 @@ def _docking(state: AppState) -> hello_imgui.DockingParams:
         window("Controls", "ControlSpace", gui_controls),
         window("Views", "MainDockSpace", gui_views, no_scroll),
         window("Metrics", "MetricsSpace", gui_metrics, no_scroll),
+        window("Quality vs size", "MainDockSpace", gui_quality, no_scroll),
     ]
     params.layout_condition = hello_imgui.DockingLayoutCondition.application_start
     return params
@@ -259,6 +261,8 @@ def _before_exit(state: AppState) -> None:
         state.build.thread.join()
     if state.device is not None:
         state.device.wait_for_idle()
+    if state.quality is not None:
+        state.quality.close()
     for gl in state.gl_images.values():
         gl.release()
     state.gl_images.clear()

@@ -74,15 +74,19 @@ def describe(preset: Preset) -> str:
 
 
 def candidates(preset: Preset, limit: int | None = None) -> list[Preset]:
-    """The preset's family, smallest first (one network per storage size), at most ``limit`` of the smallest."""
+    """The preset's family (its own size included), smallest first, one network per storage size; at most
+    ``limit`` of the smallest."""
     if preset.encoding.parameter_count:
         enc = preset.encoding
         options = [replace(preset, encoding=replace(enc, n_levels=levels, log2_hashmap_size=size))
-                   for levels in GRID_LEVELS for size in GRID_LOG2_SIZES
+                   for levels in sorted({*GRID_LEVELS, enc.n_levels})
+                   for size in sorted({*GRID_LOG2_SIZES, enc.log2_hashmap_size})
                    if levels * enc.n_features_per_level <= 128]
     else:
-        options = [replace(preset, network=replace(preset.network, n_neurons=width, n_hidden_layers=layers))
-                   for width in MLP_WIDTHS for layers in MLP_LAYERS]
+        net = preset.network
+        options = [replace(preset, network=replace(net, n_neurons=width, n_hidden_layers=layers))
+                   for width in sorted({*MLP_WIDTHS, net.n_neurons})
+                   for layers in sorted({*MLP_LAYERS, net.n_hidden_layers})]
     family, seen = [], set()
     for option in sorted(options, key=storage_bits):
         if storage_bits(option) not in seen:

@@ -28,6 +28,7 @@ def test_family_is_sorted_by_size_and_keeps_the_rest_of_the_preset():
                 assert p.network == preset.network and p.encoding.otype == "hash_grid"
             else:
                 assert p.encoding == preset.encoding and p.network.activation == preset.network.activation
+        assert storage_bits(preset) in bits  # the preset's own size is a member
     assert len(candidates(load_preset("tinn-frequency"), 2)) == 2
 
 

@@ -56,6 +56,7 @@ class SearchJob:
 
 @dataclass
 class Metrics:
+    trainer: int                             # id() of the Trainer measured (a rebuilt network is another)
     step: int
     bits_per_pixel: float
     quality: object                          # quality.Quality
@@ -68,10 +69,10 @@ class QualityPanel:
         self._pool: ProcessPoolExecutor | None = None
         self.codec_rows: dict[str, list] = {}    # reference SHA-256 -> codecs.Row list
         self.codec_job = None                    # (key, Future)
-        self.codec_error: str | None = None
-        self._reference = (None, None, None)     # (image id, transform) -> (key, reference)
+        self.codec_error: tuple[str, str] | None = None   # (reference SHA-256, message)
+        self._reference = (None, None, None, None)    # (texture image, transform, SHA-256, reference)
         self.metrics: Metrics | None = None
-        self.metrics_job = None                  # (step, bpp, Future) or "rendering"
+        self.metrics_job = None                  # (trainer id, step, bpp, Future) or "rendering"
         self.metrics_time = -1e9
         self.prediction: np.ndarray | None = None    # full-resolution prediction of the last metrics render
         self.chosen: tuple[str, str] | None = None  # codec setting shown beside the prediction
@@ -111,11 +112,11 @@ def panel(state: AppState) -> QualityPanel:
 def reference(state: AppState) -> tuple[str, np.ndarray]:
     """(SHA-256, image) of what the network learns: the texture under the current transform."""
     q = panel(state)
-    token = (id(state.texture.image), state.preset.training.transform)
-    if q._reference[0] != token:
-        ref = transformed_reference(state.texture.image, token[1])
-        q._reference = (token, hashlib.sha256(ref.tobytes()).hexdigest(), ref)
-    return q._reference[1], q._reference[2]
+    image, transform = state.texture.image, state.preset.training.transform
+    if q._reference[0] is not image or q._reference[1] != transform:
+        ref = transformed_reference(image, transform)
+        q._reference = (image, transform, hashlib.sha256(ref.tobytes()).hexdigest(), ref)
+    return q._reference[2], q._reference[3]
 
 
 # ---- background work, polled every frame ----
@@ -145,23 +146,24 @@ def _tick_codecs(state: AppState, q: QualityPanel) -> None:
         try:
             q.codec_rows[job_key] = future.result()
         except Exception as err:  # StudioError or a codec's own failure: say so, keep the window
-            q.codec_error = f"codecs: {err}"
-    if key not in q.codec_rows and q.codec_job is None and q.codec_error is None:
+            q.codec_error = (job_key, f"codecs: {err}")
+    failed = q.codec_error is not None and q.codec_error[0] == key
+    if key not in q.codec_rows and q.codec_job is None and not failed:
         q.codec_job = (key, q.pool().submit(measure_codecs, ref))
 
 
 def _tick_metrics(state: AppState, q: QualityPanel) -> None:
     tr = state.trainer
     job = q.metrics_job
-    if isinstance(job, tuple) and job[2].done():
+    if isinstance(job, tuple) and job[3].done():
         q.metrics_job = None
         try:
-            q.metrics = Metrics(job[0], job[1], job[2].result())
+            q.metrics = Metrics(*job[:3], job[3].result())
         except Exception as err:
             state.report(f"quality metrics: {err}", error=True)
     if tr is None or q.metrics_job is not None or state.build is not None:
         return
-    stale = q.metrics is None or q.metrics.step != tr.step
+    stale = q.metrics is None or (q.metrics.trainer, q.metrics.step) != (id(tr), tr.step)
     due = time.monotonic() - q.metrics_time >= METRICS_INTERVAL_S or not state.training
     if stale and due:
         q.metrics_job = "rendering"
@@ -177,13 +179,13 @@ def _render_for_metrics(state: AppState, q: QualityPanel) -> None:
         return
     encoder = state.device.create_command_encoder()
     views = tr.append_render(encoder, tr.image_size)
-    step, bpp = tr.step, bits_per_pixel(tr.preset, tr.image_size)
+    source, step, bpp = id(tr), tr.step, bits_per_pixel(tr.preset, tr.image_size)
 
     def done():
         q.metrics_job = None  # until the worker has the images
         q.prediction = views["prediction"].to_numpy()[:, :, :3].copy()
         ref = views["reference"].to_numpy()[:, :, :3].copy()
-        q.metrics_job = (step, bpp, q.pool().submit(measure, ref, q.prediction))
+        q.metrics_job = (source, step, bpp, q.pool().submit(measure, ref, q.prediction))
     try:
         engine.submit_encoder(state, encoder, done)
     except Exception:
@@ -281,8 +283,8 @@ def _plot(state: AppState, q: QualityPanel, size) -> None:
 
 def _gui_numbers(state: AppState, q: QualityPanel) -> None:
     key, _ = reference(state)
-    if q.codec_error:
-        imgui.text_colored(ERROR_COLOR, q.codec_error)
+    if q.codec_error is not None and q.codec_error[0] == key:
+        imgui.text_colored(ERROR_COLOR, q.codec_error[1])
     elif key not in q.codec_rows:
         imgui.text_colored(INFO_COLOR, "measuring the codecs on this texture (JPEG, WebP, BC1, BC7, ASTC)...")
     m = q.metrics

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .atomic import atomic_write
 from .codecs import Row
+from .quality import RGB8_BPP
 
 STYLE = {"jpeg": ("tab:blue", "o"), "webp": ("tab:green", "s"), "astc": ("tab:purple", "^"),
          "bc1": ("tab:orange", "D"), "bc7": ("tab:red", "D"), "network": ("black", "*")}
@@ -43,6 +44,9 @@ def figure_png(rows: list[Row], title: str) -> bytes:
                     for x, y, name in points:
                         ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7,
                                     color=colour)
+        ax.axvline(RGB8_BPP, color="grey", linestyle=":", linewidth=1)  # beyond it a network is bigger than raw
+        ax.annotate("raw RGB8", (RGB8_BPP, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                    textcoords="offset points", fontsize=8, color="grey")
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 0.5, 1, 2 rather than 10^x
         ax.xaxis.set_minor_formatter(NullFormatter())

@@ -177,11 +177,12 @@ def cmd_train(args) -> int:
         if target and not Path(target).resolve().parent.is_dir():
             raise StudioError(f"cannot write {target}: its folder does not exist")
 
-    device = create_device()
     if args.target_psnr is not None:
-        return _train_to_target(args, device, image, preset)
+        target = _target_psnr(args, image, preset)  # refusals come before the device starts
+        return _train_to_target(args, create_device(), image, preset, target)
     if args.max_candidates is not None:
         raise StudioError("--max-candidates applies to --target-psnr, which was not given")
+    device = create_device()
     trainer = Trainer(device, image, preset, mlp_path=args.mlp)
     if init is not None:
         trainer.set_parameters(init.parameters)
@@ -222,14 +223,10 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _train_to_target(args, device, image, preset) -> int:
+def _target_psnr(args, image, preset) -> float:
+    """--target-psnr as dB: a number, or the PSNR BC7 or BC1 reaches on the (transformed) texture."""
     from .codecs import codec_psnr
     from .quality import transformed_reference
-    from .target_search import describe, search
-    from .texture import save_image
-    from .trainer import Trainer
-    from .weights_io import WeightsFile, save_weights
-
     if args.init:
         raise StudioError("--target-psnr searches networks of the preset's family from scratch; it cannot start "
                           "from --init")
@@ -246,6 +243,14 @@ def _train_to_target(args, device, image, preset) -> int:
             raise StudioError(f"--target-psnr {args.target_psnr!r} must be a number of dB, bc7 or bc1") from None
         if not 0 < target < 200:
             raise StudioError(f"--target-psnr {target:g} is out of range (0, 200) dB")
+    return target
+
+
+def _train_to_target(args, device, image, preset, target: float) -> int:
+    from .target_search import describe, search
+    from .texture import save_image
+    from .trainer import Trainer
+    from .weights_io import WeightsFile, save_weights
 
     def report(p):
         if p.done is None:

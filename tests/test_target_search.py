@@ -74,6 +74,8 @@ def test_cli_target_psnr_writes_a_network_whose_infer_image_meets_it(tmp_path):
 def test_cli_target_psnr_refusals(tmp_path):
     for args, message in [(("--target-psnr", "bc5"), "must be a number of dB, bc7 or bc1"),
                           (("--target-psnr", "-3"), "out of range"),
+                          (("--target-psnr", "nan"), "out of range"),
+                          (("--target-psnr", "30", "--max-candidates", "0"), "at least 1"),
                           (("--max-candidates", "2"), "applies to --target-psnr")]:
         r = run_cli("train", "--texture", "textures/coffee.png", "--size", "8x8", *args)
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr

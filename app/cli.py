@@ -191,6 +191,7 @@ def cmd_train(args) -> int:
     print(f"training {preset.name} on {Path(args.texture).name} ({w}x{h}, transform {trainer.transform}) "
           f"with {trainer.layout.parameter_count} parameters, batch {trainer.batch}, {steps} steps, "
           f"{trainer.info.adapter} ({trainer.mlp_path} MLP)", file=sys.stderr)
+    trainer.warm_up()  # the driver's pipeline compiles are not training time
     recorder = None if args.no_record else _recorder(trainer, args.texture)
     try:
         _train_loop(trainer, steps, recorder)
@@ -202,10 +203,10 @@ def cmd_train(args) -> int:
         if recorder is not None:
             recorder.finish("stopped")
         raise
-    psnr = trainer.psnr()
+    psnr, views = trainer.evaluate(images=("prediction", "reference"))
     from .footprint import bits_per_pixel
-    from .quality import trainer_quality
-    quality = trainer_quality(trainer)  # SSIM and FLIP of the full-resolution prediction
+    from .quality import measure
+    quality = measure(views["reference"], views["prediction"])  # SSIM and FLIP of the full-resolution prediction
     rate = trainer.samples_seen / trainer.train_seconds
     stats = {"steps": trainer.step, "samples": trainer.samples_seen, "loss": trainer.last_loss(), "psnr": psnr,
              "train_seconds": trainer.train_seconds, "samples_per_s": rate, "adapter": trainer.info.adapter,
@@ -215,7 +216,7 @@ def cmd_train(args) -> int:
         save_weights(args.out, WeightsFile(preset, trainer.parameters(), (w, h), trainer.transform, stats))
         print(f"wrote weights {args.out}", file=sys.stderr)
     if args.preview:
-        save_image(args.preview, trainer.prediction())
+        save_image(args.preview, views["prediction"])
         print(f"wrote preview {args.preview}", file=sys.stderr)
     run_id = recorder.finish("finished", psnr=psnr) if recorder is not None else None
     print(f"psnr={psnr:.2f} samples_per_s={rate:.0f} steps={trainer.step} seconds={trainer.train_seconds:.2f} "
@@ -313,7 +314,8 @@ def _recorder(trainer, texture: str):
 
 
 def _train_loop(trainer, steps: int, recorder) -> None:
-    psnr = trainer.psnr()
+    # Progress PSNR on a bounded view (a subsample of large textures); full resolution only at the end.
+    psnr = trainer.progress_psnr()
     chunk = max(1, min(64, steps // 50 or 1))
     next_psnr = 0
     while trainer.step < steps:
@@ -322,7 +324,7 @@ def _train_loop(trainer, steps: int, recorder) -> None:
         if recorder is not None:
             recorder.add("loss", trainer.step, trainer.train_seconds, trainer.last_loss())
         if trainer.step >= next_psnr or trainer.step == steps:
-            psnr = trainer.psnr()
+            psnr = trainer.progress_psnr()
             next_psnr = trainer.step + max(1, steps // 10)
             if recorder is not None:
                 recorder.add("psnr", trainer.step, trainer.train_seconds, psnr)

@@ -81,12 +81,12 @@ def _show(log, args) -> int:
                          indent=1))
         return 0
     for key, value in run.items():
-        print(f"{key:>15}: {value}")
+        print(f"{key:>20}: {value}")
     for name, points in series.items():
-        print(f"{'series ' + name:>15}: {len(points)} points")
+        print(f"{'series ' + name:>20}: {len(points)} points")
     for name, path in files.items():
-        print(f"{name:>15}: {path or '(none)'}")
-    print(f"{'preset':>15}: {json.dumps(log.preset(run_id).to_dict())}")
+        print(f"{name:>20}: {path or '(none)'}")
+    print(f"{'preset':>20}: {json.dumps(log.preset(run_id).to_dict())}")
     return 0
 
 

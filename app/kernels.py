@@ -15,7 +15,7 @@ from .errors import StudioError
 from .network import Layout, NetworkConfig
 
 # Samples per thread of the portable MLP: each broadcast weight is reused this many times.
-DEFAULT_SAMPLES_PER_THREAD = 4
+SAMPLES_PER_THREAD = 4
 # Inputs per weight-gradient task (4 or 8): 8 x DW_COLS sums live in registers (measured on lavapipe).
 DW_COLS = 8
 
@@ -44,9 +44,7 @@ def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt:
 class NetworkKernels:
     train: object
     weight_gradients: object
-    reduce_gradients: object
     optimizer: object
-    check_encoding_gradients: object
     optimizer_encoding: object
     publish: object
     infer: object
@@ -55,12 +53,10 @@ class NetworkKernels:
 
 @dataclass
 class ImageKernels:
-    """Passes that do not depend on the network (images, loss-scale bookkeeping)."""
+    """Passes that do not depend on the network (images)."""
     reference: object
     loss_visualization: object
     squared_error_rows: object
-    to_rgba8: object
-    update_loss_scale: object
 
 
 def _compile(device, session, module: str, entry: str):
@@ -78,23 +74,21 @@ def slang_session(device, defines: dict[str, str]):
 
 def _kernels(device, family: str, defines: dict[str, str], cls, entries: dict[str, tuple[str, str]], **extra):
     """``cls`` with each field compiled from (module, entry point), in one Slang session per define set;
-    cached per device."""
-    key = (id(device), family, tuple(sorted(defines.items())))
+    cached per device (keyed by the device itself, not its id: a device created later at a dead one's
+    address must not find the dead one's kernels)."""
+    key = (device, family, tuple(sorted(defines.items())))
     if key not in _cache:
         session = slang_session(device, defines)
         _cache[key] = cls(**{field: _compile(device, session, *where) for field, where in entries.items()}, **extra)
     return _cache[key]
 
 
-def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout,
-                    spt: int | None = None) -> NetworkKernels:
-    spt = spt or DEFAULT_SAMPLES_PER_THREAD
+def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout) -> NetworkKernels:
+    spt = SAMPLES_PER_THREAD
     return _kernels(device, "network", network_defines(encoding, net, layout, spt), NetworkKernels, {
         "train": ("train", "train_forward_backward"),
         "weight_gradients": ("train", "weight_gradients"),
-        "reduce_gradients": ("optimizer", "reduce_gradients"),
         "optimizer": ("optimizer", "optimizer_step"),
-        "check_encoding_gradients": ("optimizer", "check_encoding_gradients"),
         "optimizer_encoding": ("optimizer", "optimizer_encoding"),
         "publish": ("optimizer", "publish_weights"),
         "infer": ("inference", "infer_pixels"),
@@ -106,8 +100,6 @@ def image_kernels(device) -> ImageKernels:
         "reference": ("image_ops", "reference_image"),
         "loss_visualization": ("image_ops", "loss_visualization"),
         "squared_error_rows": ("image_ops", "squared_error_rows"),
-        "to_rgba8": ("image_ops", "to_rgba8"),
-        "update_loss_scale": ("loss_scale", "update_loss_scale"),
     })
 
 

@@ -72,8 +72,10 @@ def measure(reference: np.ndarray, test: np.ndarray, *, with_flip: bool = True) 
 
 
 def trainer_quality(trainer, *, with_flip: bool = True) -> Quality:
-    """The metrics of a Trainer's full-resolution prediction against its transformed reference."""
-    return measure(trainer.reference(), trainer.prediction(), with_flip=with_flip)
+    """The metrics of a Trainer's full-resolution prediction against its transformed reference (rendered in
+    tiles by Trainer.evaluate, so any texture size fits the GPU)."""
+    _, views = trainer.evaluate(images=("prediction", "reference"))
+    return measure(views["reference"], views["prediction"], with_flip=with_flip)
 
 
 # Bits per pixel of the formats engines ship, for comparison in the UI and on the command line.

@@ -5,7 +5,7 @@ Drawn with Pillow from what the log holds (thumbnails, series), so it needs no G
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 COLORS = ((230, 120, 40), (60, 140, 230))   # run A, run B (the window's compare view uses the same order)
 BACKGROUND = (24, 24, 28)
@@ -14,32 +14,40 @@ GRID = (70, 70, 78)
 PANEL = 256
 PLOT = (400, 240)
 MARGIN = 16
+FONT_SIZE = 13
+LINE = 18
 
 
 def compare_image(runs: list[dict], thumbnails: list[np.ndarray | None], series: list[dict]) -> np.ndarray:
     """float RGB (H, W, 3): row 1 the two thumbnails and |A - B| (when their sizes match), row 2 the
     loss (log scale) and PSNR curves of both runs against steps."""
     width = max(3 * PANEL + 4 * MARGIN, 2 * PLOT[0] + 3 * MARGIN)
-    height = 3 * MARGIN + 18 + PANEL + 2 * MARGIN + PLOT[1] + 16
+    header = 2 * LINE
+    height = 3 * MARGIN + header + PANEL + 2 * MARGIN + PLOT[1] + 16
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
+    draw.font = ImageFont.load_default(size=FONT_SIZE)
     images = [None if t is None else _to_uint8(t) for t in thumbnails]
-    labels = [f"#{r['id']} {r['preset']} ({r['encoding']}) {_fmt(r['psnr'], '.2f')} dB, {r['steps']} steps"
-              for r in runs]
+    labels = [(f"{'AB'[k]}: run #{r['id']} {r['preset']} ({r['encoding']})",
+               f"{_fmt(r['psnr'], '.2f')} dB, {r['steps']:,} steps, {r['bits_per_pixel']:.2f} bpp")
+              for k, r in enumerate(runs)]
     if all(i is not None for i in images) and images[0].shape == images[1].shape:
         diff = np.abs(images[0].astype(np.int16) - images[1].astype(np.int16)).astype(np.uint8)
         images.append(diff)
-        labels.append("|A - B|")
+        labels.append(("|A - B|", f"largest {diff.max() / 255:.3f}"))
     for k, (img, label) in enumerate(zip(images, labels)):
         x = MARGIN + k * (PANEL + MARGIN)
-        draw.text((x, MARGIN), ("AB"[k] + ": " if k < 2 else "") + label, fill=COLORS[k] if k < 2 else TEXT)
+        for row, text in enumerate(label):
+            draw.text((x, MARGIN + row * LINE), _fit(draw, text, PANEL), fill=COLORS[k] if k < 2 else TEXT)
         if img is None:
-            draw.text((x, MARGIN + 40), "no thumbnail (run interrupted)", fill=TEXT)
+            draw.text((x, 2 * MARGIN + header), "no thumbnail (run interrupted)", fill=TEXT)
             continue
-        tile = Image.fromarray(img)
-        tile.thumbnail((PANEL, PANEL), Image.Resampling.NEAREST)
-        canvas.paste(tile, (x, 2 * MARGIN + 18))
-    top = 2 * MARGIN + 18 + PANEL + 2 * MARGIN
+        h, w = img.shape[:2]
+        scale = PANEL / max(w, h)  # up or down to the panel, pixels kept sharp
+        tile = Image.fromarray(img).resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                           Image.Resampling.NEAREST)
+        canvas.paste(tile, (x, 2 * MARGIN + header))
+    top = 2 * MARGIN + header + PANEL + 2 * MARGIN
     for k, (name, log) in enumerate((("loss", True), ("psnr", False))):
         box = (MARGIN + k * (PLOT[0] + MARGIN), top, MARGIN + k * (PLOT[0] + MARGIN) + PLOT[0], top + PLOT[1])
         curves = [(s.get(name, []), COLORS[i]) for i, s in enumerate(series)]
@@ -51,6 +59,12 @@ def _to_uint8(rgb: np.ndarray) -> np.ndarray:
     return (np.clip(np.nan_to_num(rgb), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def _fit(draw: ImageDraw.ImageDraw, text: str, width: int) -> str:
+    while len(text) > 3 and draw.textlength(text) > width:
+        text = text[:-4] + "..."
+    return text
+
+
 def _fmt(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -60,7 +74,7 @@ def _plot(draw: ImageDraw.ImageDraw, box, curves, title: str, log: bool) -> None
     x0, y0, x1, y1 = box
     inner = (x0 + 44, y0 + 16, x1 - 8, y1 - 14)
     draw.rectangle(inner, outline=GRID)
-    draw.text((x0 + 44, y0), title + " vs step", fill=TEXT)
+    draw.text((x0 + 44, y0 - 2), title + " against steps", fill=TEXT)
     valid = []
     for points, color in curves:
         p = np.asarray(points, np.float64).reshape(-1, 3)

@@ -221,12 +221,17 @@ class RunLog:
                            f"(set {HOME_ENV} to a writable folder)")
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        # check_same_thread off: the window's GUI tests read the log from the test engine's thread (in turns
+        # with the UI thread, never at once); SQLite itself is built serialized (sqlite3.threadsafety 3)
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         try:
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA foreign_keys = ON")
             if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
                 raise sqlite3.OperationalError("the database cannot use WAL mode")
+            # WAL + NORMAL: a killed process loses nothing committed; power loss at most the last saves
+            # (the file stays consistent), and a save does not wait for fsync on the UI thread
+            db.execute("PRAGMA synchronous = NORMAL")
             if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 raise sqlite3.DatabaseError("database disk image is malformed (quick_check)")
             self._migrate(db)
@@ -397,8 +402,10 @@ class Recorder:
     def active(self) -> bool:
         return self.run_id is not None
 
-    def start(self, trainer, texture_path: str | Path | None, restored_from: int | None = None) -> int | None:
-        """Opens a new run for ``trainer`` on the texture file ``texture_path`` (None: a generated image)."""
+    def start(self, trainer, texture_path: str | Path | None, restored_from: int | None = None,
+              image: np.ndarray | None = None) -> int | None:
+        """Opens a new run for ``trainer`` on the texture file ``texture_path``; without one (a generated
+        image) the pixels of ``image`` identify the texture."""
         if self.active:
             self.finish("stopped")
         self.trainer, self.points = trainer, {name: [] for name in SERIES}
@@ -408,7 +415,7 @@ class Recorder:
             sha = file_sha256(texture_path)
         else:  # a generated image (or a file gone since it was read): the pixels identify it
             texture_path = None
-            sha = hashlib.sha256(np.ascontiguousarray(trainer.image, np.float32).tobytes()).hexdigest()
+            sha = "" if image is None else hashlib.sha256(np.ascontiguousarray(image, np.float32)).hexdigest()
         preset = effective_preset(trainer)
         now = time.time()
         row = {"status": "running", "source": self.source, "started": now, "updated": now,

@@ -139,6 +139,7 @@ def _train(device, image, preset: Preset, target: float, mlp_path, on_step, canc
     if cancelled is not None and cancelled():
         return None
     trainer = Trainer(device, image, preset, mlp_path=mlp_path)
+    trainer.warm_up(poll=True)  # the driver's pipeline compiles, outside the attempt's training time
     finish = watch(trainer) if watch is not None else (lambda attempt: None)
     steps = preset.training.steps
     note = ""

@@ -34,7 +34,6 @@ class FakeTrainer:
         self.loss, self.optimizer = self.preset.loss, self.preset.optimizer
         self.batch, self.transform, self.seed = self.preset.training.batch_size, "none", 7
         self.image_size = size
-        self.image = np.random.default_rng(0).random((size[1], size[0], 3), dtype=np.float32)
         self.info = SimpleNamespace(adapter="stand-in device")
         self.mlp_path = "portable"
         self.parameter_count = parameter_count(self.preset)
@@ -110,6 +109,13 @@ def test_run_is_recorded_with_figures_weights_and_thumbnail(home):
     assert thumb.shape == (128, 256, 3) and np.allclose(thumb, 128 / 255)
     series = log.series(run_id)
     assert [p[0] for p in series["loss"]] == list(range(1, 11)) and series["psnr"][-1][2] == 30.0
+    # A generated texture (no file) is identified by its pixels.
+    import hashlib
+    pixels = np.random.default_rng(0).random((6, 8, 3), dtype=np.float32)
+    rec = Recorder(log, "window", notify=pytest.fail)
+    rec.start(FakeTrainer(), None, image=pixels)
+    generated = log.get(rec.run_id)
+    assert generated["texture"] == "" and generated["texture_sha256"] == hashlib.sha256(pixels.tobytes()).hexdigest()
     # Bits per pixel: float16 MLP weights count 16 bits, a trainable encoding's 32 bits.
     half = load_preset("rtxns-simple-training")
     assert half.network.half and bits_per_pixel(half, (10, 10)) == parameter_count(half) * 16 / 100
@@ -144,7 +150,7 @@ def test_list_show_csv_export_delete_through_the_cli(home, capsys, tmp_path):
     from app.texture import save_image
     save_image(texture, np.zeros((4, 4, 3)))
     a = record(log, texture=texture)
-    b = record(log, steps=3, size=(16, 16))
+    b = record(log, steps=3, size=(16, 16), value=0.25)
     log.set_note(a, "first try")
     code, out, _ = cli(capsys, "runs", "list", "--json")
     runs = json.loads(out)
@@ -179,7 +185,9 @@ def test_list_show_csv_export_delete_through_the_cli(home, capsys, tmp_path):
     picture = tmp_path / "compare.png"
     assert cli(capsys, "runs", "compare", str(a), str(b), "--out", str(picture))[0] == 0
     import imageio.v3 as iio
-    assert iio.imread(picture).shape[1] >= 800
+    image = iio.imread(picture)
+    assert image.shape[1] >= 800  # both thumbnails (0.5 and 0.25 grey), scaled to their panels, then the curves
+    assert tuple(image[80, 30, :3]) == (128, 128, 128) and tuple(image[80, 300, :3]) == (64, 64, 64)
     # delete removes the row, its series and its artifacts folder
     folder = log.run_folder(a)
     assert folder.is_dir()

@@ -22,6 +22,7 @@ from ..codecs import encode_decode, measure_codecs, to_rgb8
 from ..errors import StudioError
 from ..footprint import bits_per_pixel
 from ..quality import BC1_BPP, BC7_BPP, RGB8_BPP, measure, transformed_reference
+from ..trainer import TILE
 from . import engine
 from .compare_view import CompareView
 from .state import AppState
@@ -177,17 +178,28 @@ def _render_for_metrics(state: AppState, q: QualityPanel) -> None:
     if tr is None:
         q.metrics_job = None
         return
-    encoder = state.device.create_command_encoder()
-    views = tr.append_render(encoder, tr.image_size)
     source, step, bpp = id(tr), tr.step, bits_per_pixel(tr.preset, tr.image_size)
 
-    def done():
-        q.metrics_job = None  # until the worker has the images
-        q.prediction = views["prediction"].to_numpy()[:, :, :3].copy()
-        ref = views["reference"].to_numpy()[:, :, :3].copy()
-        q.metrics_job = (source, step, bpp, q.pool().submit(measure, ref, q.prediction))
+    def measure_in_worker(read):
+        try:
+            prediction, ref = read()
+            q.prediction = prediction
+            q.metrics_job = (source, step, bpp, q.pool().submit(measure, ref, prediction))
+        finally:
+            if q.metrics_job == "rendering":  # failed: try again later rather than never
+                q.metrics_job = None
+    w, h = tr.image_size
+    if w * h > TILE * TILE:  # too big for one render: Trainer.evaluate's tiles (the window waits for them)
+        def evaluate():
+            views = tr.evaluate(images=("prediction", "reference"))[1]
+            return views["prediction"], views["reference"]
+        measure_in_worker(evaluate)
+        return
+    encoder = state.device.create_command_encoder()
+    views = tr.append_render(encoder, tr.image_size)
     try:
-        engine.submit_encoder(state, encoder, done)
+        engine.submit_encoder(state, encoder, lambda: measure_in_worker(
+            lambda: tuple(views[name].to_numpy()[:, :, :3].copy() for name in ("prediction", "reference"))))
     except Exception:
         q.metrics_job = None
         raise

@@ -16,7 +16,10 @@ from .network import Layout, NetworkConfig
 
 # Samples per thread of the portable MLP: each broadcast weight is reused this many times.
 SAMPLES_PER_THREAD = 4
-# Inputs per weight-gradient task (4 or 8): 8 x DW_COLS sums live in registers (measured on lavapipe).
+# Outputs x inputs per weight-gradient task (4 or 8 each): DW_ROWS x DW_COLS sums per lane. On lavapipe
+# 8 x 8 costs least although its 64 sums spill (ms-CPU per 16k-sample step, rtxns network, medians of 4
+# alternating runs on a loaded 2-core machine): 8x8 110, 8x4 122, 4x8 135, 4x4 175.
+DW_ROWS = 8
 DW_COLS = 8
 
 _cache: dict[tuple, object] = {}
@@ -35,6 +38,7 @@ def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt:
         "NTS_BIAS": "1" if net.bias else "0",
         "NTS_STORE_Z": "1" if layout.store_preactivation else "0",
         "NTS_SPT": str(spt),
+        "NTS_DW_ROWS": str(DW_ROWS),
         "NTS_DW_COLS": str(DW_COLS),
         **encoding.defines(),
     }
@@ -52,8 +56,8 @@ class NetworkKernels:
 
 
 @dataclass
-class ImageKernels:
-    """Passes that do not depend on the network (images)."""
+class ViewKernels:
+    """Passes of the views that do not depend on the network (shaders/views.slang)."""
     reference: object
     loss_visualization: object
     squared_error_rows: object
@@ -95,11 +99,11 @@ def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layo
     }, samples_per_thread=spt)
 
 
-def image_kernels(device) -> ImageKernels:
-    return _kernels(device, "image", {}, ImageKernels, {
-        "reference": ("image_ops", "reference_image"),
-        "loss_visualization": ("image_ops", "loss_visualization"),
-        "squared_error_rows": ("image_ops", "squared_error_rows"),
+def view_kernels(device) -> ViewKernels:
+    return _kernels(device, "views", {}, ViewKernels, {
+        "reference": ("views", "reference_image"),
+        "loss_visualization": ("views", "loss_visualization"),
+        "squared_error_rows": ("views", "squared_error_rows"),
     })
 
 

@@ -80,7 +80,7 @@ class PortableMLP:
     def _gradient_threads(self) -> int:
         lay = self.layout
         blocks = lambda l: lay.in_chunks(l) * 4 // _kernels.DW_COLS + 1
-        tasks = sum(lay.out_rows(l) // 8 * blocks(l) for l in range(lay.layers))
+        tasks = sum(lay.out_rows(l) // _kernels.DW_ROWS * blocks(l) for l in range(lay.layers))
         return tasks * self.partitions * 8
 
     def training_passes(self, pass_args: dict, opt: dict, state, shader_vars: dict,

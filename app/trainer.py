@@ -17,7 +17,6 @@ import numpy as np
 from .device import DeviceInfo, choose_mlp_path, describe
 from .encoding_state import EncodingParameters
 from .errors import StudioError
-from .kernels import image_kernels
 from .mlp_coopvec import CoopVecMLP, coopvec_supports
 from .mlp_portable import PortableMLP
 from .network import Layout, initial_parameters
@@ -25,11 +24,10 @@ from .preset import Preset
 from .step_passes import StepPasses
 from .texture import transform_id
 from .train_state import Readout, TrainState
+from .views import Views
 
 
-TILE = 1024              # pixels per side of a full-resolution evaluation's tiles
 PROGRESS_SIDE = 512      # long side of the view progress PSNR is measured on
-VIEW_SIZES_KEPT = 4      # view texture sizes kept between renders
 UPLOAD_BAND_TEXELS = 1 << 22  # texels per upload of the training target (64 MB of float RGBA)
 
 
@@ -57,7 +55,7 @@ class Trainer:
         self.mlp = engine(device, self.encoding, self.network, self.layout, software=self.info.software)
         self.encoding_state = (EncodingParameters(device, self.encoding, self.network.half)
                                if self.encoding.parameter_count else None)
-        self.images = image_kernels(device)
+        self.views = Views(device)
         self.loss = preset.loss
         self.optimizer = preset.optimizer
         self.encoding_optimizer_override = preset.encoding_optimizer
@@ -69,7 +67,6 @@ class Trainer:
         self.step = 0
         self.samples_seen = 0
         self.train_seconds = 0.0
-        self._views = {}
         self.set_batch_size(preset.training.batch_size)
         # Without an image (inference from a weights file) the target is one black texel.
         self.set_image(np.zeros((1, 1, 3), np.float32) if image is None else image)
@@ -170,7 +167,8 @@ class Trainer:
             return np.concatenate([self.mlp.parameters(), self.encoding_state.parameters()])
         return self.mlp.parameters()
 
-    def _shader_vars(self) -> dict:
+    def shader_vars(self) -> dict:
+        """Global shader variables of the encoding (a trainable encoding's table and gradient)."""
         return self.encoding_state.shader_vars() if self.encoding_state else {}
 
     # ---- training ----
@@ -194,7 +192,7 @@ class Trainer:
             state = self.state.buffer
             count = self.encoding.parameter_count
             gradient, update = self.mlp.training_passes(pass_args, self.optimizer.shader_params(), state,
-                                                        self._shader_vars(), count)
+                                                        self.shader_vars(), count)
             if self.encoding_state:
                 opt = self.encoding_optimizer_override or self.optimizer
                 update.append(self.encoding_state.optimizer_pass(self.mlp.kernels, opt.shader_params(), state))
@@ -282,47 +280,11 @@ class Trainer:
             return math.nan
         return float(self.mlp.sample_losses(self.batch).astype(np.float64).mean())
 
-    # ---- inference and images ----
-    def _view_textures(self, size: tuple[int, int]):
-        """Prediction, reference and loss textures and a row-sum buffer of ``size``; the few most recently
-        used sizes are kept (the window's view size, the tiles of a full-resolution evaluation)."""
-        views = self._views.pop(size, None)
-        if views is None:
-            spy = self._spy
-            usage = spy.TextureUsage.shader_resource | spy.TextureUsage.unordered_access
-            make = lambda: self.device.create_texture(format=spy.Format.rgba32_float, width=size[0],
-                                                      height=size[1], usage=usage)
-            views = {name: make() for name in ("prediction", "reference", "loss")}
-            views["row_sums"] = self.device.create_buffer(element_count=size[1], struct_size=4,
-                                                          usage=spy.BufferUsage.unordered_access)
-        self._views[size] = views  # most recent last
-        while len(self._views) > VIEW_SIZES_KEPT:
-            del self._views[next(iter(self._views))]
-        return views
-
+    # ---- inference and images (app/views.py) ----
     def append_render(self, encoder, size: tuple[int, int] | None = None, loss_scale: float = 1.0,
                       tile: tuple[int, int, int, int] | None = None) -> dict:
-        """Records inference, the transformed reference, the loss view and per-row squared errors of an
-        image of ``size`` (default: the texture's), or of its (x, y, w, h) ``tile``; the views are w x h."""
-        spy = self._spy
-        size = tuple(size or self.image_size)
-        x0, y0, w, h = tile or (0, 0, *size)
-        views = self._view_textures((w, h))
-        self.mlp.append_infer(encoder, size, (x0, y0, w, h), views["prediction"],
-                              float(self.network.leaky_relu_alpha), self._shader_vars())
-        img = self.images
-        dims = spy.uint2(w, h)
-        img.reference.dispatch(thread_count=[w, h, 1], command_encoder=encoder, source=self.target,
-                               source_size=spy.uint2(*self.image_size), transform=transform_id(self.transform),
-                               image_size=spy.uint2(*size), tile_origin=spy.uint2(x0, y0), tile_size=dims,
-                               output=views["reference"])
-        img.loss_visualization.dispatch(thread_count=[w, h, 1], command_encoder=encoder,
-                                        prediction=views["prediction"], reference=views["reference"],
-                                        image_size=dims, scale=float(loss_scale), output=views["loss"])
-        img.squared_error_rows.dispatch(thread_count=[h, 1, 1], command_encoder=encoder,
-                                        prediction=views["prediction"], reference=views["reference"],
-                                        image_size=dims, row_sums=views["row_sums"])
-        return views
+        """Records the views of an image of ``size`` (default: the texture's) or of its (x, y, w, h) ``tile``."""
+        return self.views.append(encoder, self, size, loss_scale, tile)
 
     def render(self, size: tuple[int, int] | None = None, loss_scale: float = 1.0,
                tile: tuple[int, int, int, int] | None = None) -> dict:
@@ -333,20 +295,8 @@ class Trainer:
         return views
 
     def evaluate(self, size: tuple[int, int] | None = None, images: tuple[str, ...] = ()) -> tuple[float, dict]:
-        """PSNR (dB) of the prediction (clamped to [0,1]) against the transformed reference at ``size``
-        (default: the texture's), and the requested views ("prediction", "reference") as float32 RGB
-        (H, W, 3). Rendered in tiles of at most TILE x TILE pixels, so GPU memory stays bounded at any size."""
-        w, h = tuple(size or self.image_size)
-        out = {name: np.empty((h, w, 3), np.float32) for name in images}
-        squared = 0.0
-        for y0 in range(0, h, TILE):
-            for x0 in range(0, w, TILE):
-                tile = (x0, y0, min(TILE, w - x0), min(TILE, h - y0))
-                views = self.render((w, h), tile=tile)
-                squared += float(views["row_sums"].to_numpy().view(np.float32)[:tile[3]].astype(np.float64).sum())
-                for name, image in out.items():
-                    image[y0:y0 + tile[3], x0:x0 + tile[2]] = views[name].to_numpy()[:tile[3], :tile[2], :3]
-        return psnr_from_mse(squared / (w * h * 3)), out
+        """PSNR at ``size`` (default: the texture's) and the requested views as float32 RGB (Views.evaluate)."""
+        return self.views.evaluate(self, size, images)
 
     def psnr(self, size: tuple[int, int] | None = None) -> float:
         """PSNR (dB) of the prediction (clamped to [0,1]) against the transformed reference."""
@@ -368,11 +318,3 @@ class Trainer:
 
     def reference(self, size: tuple[int, int] | None = None) -> np.ndarray:
         return self.evaluate(size, ("reference",))[1]["reference"]
-
-
-def psnr_from_mse(mse: float) -> float:
-    return float("inf") if mse <= 0 else 10.0 * math.log10(1.0 / mse)
-
-
-def psnr_from_row_sums(row_sums: np.ndarray, size: tuple[int, int]) -> float:
-    return psnr_from_mse(float(np.asarray(row_sums, np.float64).sum()) / (size[0] * size[1] * 3))

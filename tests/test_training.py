@@ -84,12 +84,13 @@ def test_large_images_upload_in_bands_and_evaluate_in_tiles(device, image, monke
     """The target is uploaded in bands of rows and full-resolution results come from tiles: both give
     exactly what one piece would (a 37 x 53 image in 5-row bands and 16-pixel tiles)."""
     import app.trainer as trainer_module
+    import app.views as views_module
     rng = np.random.default_rng(1)
     odd = rng.random((37, 53, 3)).astype(np.float32)
     trainer = Trainer(device, odd, small_rtxns())
     whole = trainer.evaluate(images=("prediction",))
     monkeypatch.setattr(trainer_module, "UPLOAD_BAND_TEXELS", 53 * 5)
-    monkeypatch.setattr(trainer_module, "TILE", 16)
+    monkeypatch.setattr(views_module, "TILE", 16)
     banded = Trainer(device, odd, small_rtxns())
     np.testing.assert_array_equal(banded.target.to_numpy()[:, :, :3], odd)
     np.testing.assert_array_equal(banded.reference(), odd)

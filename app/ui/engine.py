@@ -26,7 +26,8 @@ import numpy as np
 
 from ..device import choose_mlp_path, create_device, describe
 from ..errors import StudioError
-from ..trainer import Trainer, psnr_from_row_sums
+from ..trainer import Trainer
+from ..views import psnr_from_row_sums
 from . import run_tracking
 from .state import VIEW_NAMES, AppState, BuildRequest, Submission
 
@@ -191,7 +192,9 @@ def submit(state: AppState) -> None:
     enc = device.create_command_encoder()
     readout = None
     if steps:
+        t0 = time.perf_counter()
         tr.append_steps(enc, steps)
+        pacing.record_cost += 0.2 * ((time.perf_counter() - t0) / steps - pacing.record_cost)
         readout = tr.append_readout(enc)
     views = tr.append_render(enc, size, loss_scale=state.view.diff_scale) if render else None
     sid = device.submit_command_buffer(enc.finish())
@@ -227,13 +230,16 @@ def collect(state: AppState, frame_dt: float) -> None:
 
 
 def adapt_pacing(state: AppState, sub: Submission, frame_dt: float) -> None:
-    """Steps per submission: grow while the device finishes them within a frame, shrink when they take
-    more than two frames or frames go over budget. Work spanning a frame or two keeps the device busy
-    between the UI's polls without delaying the UI. Submissions with a render are not judged."""
+    """Steps per submission: grow while a submission finishes within the frame it became the oldest in,
+    shrink when one takes more than three frames (settings and the loss curve lag behind) or when
+    recording the steps would take a sizeable part of the frame budget. With a second submission
+    queued behind it, the device never waits for the UI, so slow frames (a software device shares the
+    CPU with the UI) are not a reason to record fewer steps: the device is busy either way. Submissions
+    with a render are not judged."""
     p = state.pacing
     if sub.steps == 0 or sub.views is not None or not state.training:
         return
-    if sub.polls >= 2 or frame_dt > p.frame_budget:
+    if sub.polls >= 3 or p.steps * p.record_cost > 0.25 * p.frame_budget:
         p.steps = max(1.0, p.steps * 0.8)
     elif sub.polls == 0:
         p.steps = min(float(MAX_STEPS_PER_FRAME), p.steps * 1.2 + 0.25)

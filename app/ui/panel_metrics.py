@@ -96,7 +96,8 @@ def _gui_counters(state: AppState) -> None:
     _row("device", tr.info.adapter)
     _row("MLP path", tr.mlp_path + ("" if tr.mlp_path != "portable" or not tr.info.cooperative_vector
                                    else " (CoopVec available)"))
-    _row("frame rate", f"{imgui.get_io().framerate:.0f} fps, {int(state.pacing.steps)} steps/frame")
+    _row("frame rate", f"{imgui.get_io().framerate:.0f} fps, {int(state.pacing.steps)} steps/frame "
+                       f"({state.pacing.record_cost * 1e6:.0f} us each to record)")
     share = state.share
     if state.training:
         _row("device time", f"training {share.training:.0%}, views {share.render:.0%}, idle {share.idle:.0%}")

@@ -97,6 +97,7 @@ class Pacing:
     fps_max: float = 0.0                  # cap on the UI frame rate (0: none), leaves a CPU device time
     min_render_interval: float = 0.05     # seconds between view refreshes while training
     steps: float = 1.0                    # training steps recorded per submission
+    record_cost: float = 100e-6           # host seconds to record one step (moving average)
     render_cost: float = 0.02             # seconds a submission with a render takes (moving average)
     last_render: float = 0.0
 

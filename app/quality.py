@@ -86,7 +86,7 @@ BC7_BPP = 8.0
 
 def transformed_reference(image: np.ndarray, transform: str) -> np.ndarray:
     """The image a network learns under ``transform``, at the texture's size: the numpy twin of
-    reference_image in shaders/image_ops.slang (nearest texel at transform_uv(pixel centre))."""
+    reference_image in shaders/views.slang (nearest texel at transform_uv(pixel centre))."""
     from .texture import transform_id
     transform_id(transform)
     image = np.asarray(image, np.float32)

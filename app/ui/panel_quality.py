@@ -22,7 +22,7 @@ from ..codecs import encode_decode, measure_codecs, to_rgb8
 from ..errors import StudioError
 from ..footprint import bits_per_pixel
 from ..quality import BC1_BPP, BC7_BPP, RGB8_BPP, measure, transformed_reference
-from ..trainer import TILE
+from ..views import TILE
 from . import engine
 from .compare_view import CompareView
 from .state import AppState

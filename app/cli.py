@@ -1,4 +1,4 @@
-"""Command-line front end: train, infer, export, runs, info. Never imports the UI."""
+"""Command-line front end: train, infer, export, compare, runs, info. Never imports the UI."""
 from __future__ import annotations
 
 import argparse
@@ -27,6 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preview", help="write the network's image (PNG) here")
     t.add_argument("--init", metavar="FILE", help="start from this network (weights file, RTXNS .bin or JSON): its "
                    "encoding and network replace the preset's, which still supplies loss, optimizer and training")
+    t.add_argument("--target-psnr", metavar="DB|bc7|bc1",
+                   help="search the smallest network of the preset's family (hidden width and layers, or grid levels "
+                        "and table size) reaching this PSNR within --steps per attempt; bc7/bc1: the PSNR that codec "
+                        "reaches on the texture")
+    t.add_argument("--max-candidates", type=int, metavar="N",
+                   help="with --target-psnr: search only the N smallest networks of the family")
     t.add_argument("--no-record", action="store_true", help="do not record this run in the experiment log")
     _add_import_options(t)
     i = sub.add_parser("infer", help="render a weights file's image (also RTXNS .bin and JSON networks)")
@@ -52,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "compiles in ~26 s of CPU there for the 13.5k-weight rtxns network against ~17 s) or read "
                         "from a buffer nts_weights, written to OUT.weights.bin (little-endian float32)")
     _add_import_options(e)
+    c = sub.add_parser("compare", help="networks against JPEG, WebP, BC1, BC7 and ASTC on one texture: "
+                       "rate-distortion figure and CSV table")
+    c.add_argument("--texture", required=True, help="image file the codecs encode and the networks reproduce")
+    c.add_argument("--weights", nargs="+", action="extend", default=[], metavar="FILE",
+                   help="trained networks to place among the codecs (weights files, RTXNS .bin or JSON)")
+    c.add_argument("--transform", choices=["none", "flip", "zoom"],
+                   help="UV transform of the reference (default: the networks', else none)")
+    c.add_argument("--size", help="resample the texture to WxH first")
+    c.add_argument("--out", required=True, help="figure (PNG): PSNR and FLIP against bits per pixel")
+    c.add_argument("--csv", help="table: codec,setting,bits_per_pixel,psnr,ssim,flip,seconds")
+    _add_import_options(c)
     from .cli_runs import add_runs_parser
     add_runs_parser(sub)
     sub.add_parser("info", help="device, adapter, features and MLP paths")
@@ -101,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_app(mlp_path=args.mlp)
     try:
         from .cli_runs import cmd_runs
-        return {"train": cmd_train, "infer": cmd_infer, "export": cmd_export, "runs": cmd_runs,
+        return {"train": cmd_train, "infer": cmd_infer, "export": cmd_export, "compare": cmd_compare, "runs": cmd_runs,
                 "info": cmd_info}[args.command](args)
     except StudioError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -161,6 +178,11 @@ def cmd_train(args) -> int:
         if target and not Path(target).resolve().parent.is_dir():
             raise StudioError(f"cannot write {target}: its folder does not exist")
 
+    if args.target_psnr is not None:
+        target = _target_psnr(args, image, preset)  # refusals come before the device starts
+        return _train_to_target(args, create_device(), image, preset, target)
+    if args.max_candidates is not None:
+        raise StudioError("--max-candidates applies to --target-psnr, which was not given")
     device = create_device()
     trainer = Trainer(device, image, preset, mlp_path=args.mlp)
     if init is not None:
@@ -182,11 +204,15 @@ def cmd_train(args) -> int:
         if recorder is not None:
             recorder.finish("stopped")
         raise
-    psnr, views = trainer.evaluate(images=("prediction",) if args.preview else ())
+    psnr, views = trainer.evaluate(images=("prediction", "reference"))
+    from .footprint import bits_per_pixel
+    from .quality import measure
+    quality = measure(views["reference"], views["prediction"])  # SSIM and FLIP of the full-resolution prediction
     rate = trainer.samples_seen / trainer.train_seconds
     stats = {"steps": trainer.step, "samples": trainer.samples_seen, "loss": trainer.last_loss(), "psnr": psnr,
              "train_seconds": trainer.train_seconds, "samples_per_s": rate, "adapter": trainer.info.adapter,
              "loss_scale": trainer.loss_scale_state()[0], "skipped_steps": trainer.loss_scale_state()[1]}
+    stats.update(ssim=quality.ssim, flip=quality.flip, bits_per_pixel=bits_per_pixel(preset, (w, h)))
     if args.out:
         save_weights(args.out, WeightsFile(preset, trainer.parameters(), (w, h), trainer.transform, stats))
         print(f"wrote weights {args.out}", file=sys.stderr)
@@ -194,8 +220,85 @@ def cmd_train(args) -> int:
         save_image(args.preview, views["prediction"])
         print(f"wrote preview {args.preview}", file=sys.stderr)
     run_id = recorder.finish("finished", psnr=psnr) if recorder is not None else None
-    print(f"psnr={psnr:.2f} samples_per_s={rate:.0f} steps={trainer.step} seconds={trainer.train_seconds:.2f}"
-          + (f" run={run_id}" if run_id is not None else ""))
+    print(f"psnr={psnr:.2f} samples_per_s={rate:.0f} steps={trainer.step} seconds={trainer.train_seconds:.2f} "
+          f"ssim={quality.ssim:.4f} flip={quality.flip:.4f}" + (f" run={run_id}" if run_id is not None else ""))
+    return 0
+
+
+def _target_psnr(args, image, preset) -> float:
+    """--target-psnr as dB: a number, or the PSNR BC7 or BC1 reaches on the (transformed) texture."""
+    from .codecs import codec_psnr
+    from .quality import transformed_reference
+    if args.init:
+        raise StudioError("--target-psnr searches networks of the preset's family from scratch; it cannot start "
+                          "from --init")
+    if args.max_candidates is not None and args.max_candidates < 1:
+        raise StudioError("--max-candidates must be at least 1")
+    text = args.target_psnr.strip().lower()
+    if text in ("bc1", "bc7"):
+        target = codec_psnr(transformed_reference(image, preset.training.transform), text)
+        print(f"target: {text.upper()} reaches {target:.2f} dB on this texture", file=sys.stderr)
+    else:
+        try:
+            target = float(text)
+        except ValueError:
+            raise StudioError(f"--target-psnr {args.target_psnr!r} must be a number of dB, bc7 or bc1") from None
+        if not 0 < target < 200:
+            raise StudioError(f"--target-psnr {target:g} is out of range (0, 200) dB")
+    return target
+
+
+def _train_to_target(args, device, image, preset, target: float) -> int:
+    from .target_search import describe, search
+    from .texture import save_image
+    from .trainer import Trainer
+    from .weights_io import WeightsFile, save_weights
+
+    def report(p):
+        if p.done is None:
+            sys.stderr.write(f"\rattempt {p.attempt}/{p.max_attempts} {p.candidate}: step {p.step}/{p.steps}   ")
+            sys.stderr.flush()
+            return
+        sys.stderr.write("\r" + " " * 100 + "\r")
+        a = p.done
+        verdict = a.note or ("reached" if a.reached else "below target")
+        print(f"attempt {p.attempt}: {p.candidate}, {a.bits_per_pixel:.4f} bpp, psnr={a.quality.psnr:.2f} "
+              f"ssim={a.quality.ssim:.4f} flip={a.quality.flip:.4f} seconds={a.seconds:.2f}: {verdict}", flush=True)
+
+    h, w = image.shape[:2]
+    print(f"searching the smallest {preset.name} network reaching {target:.2f} dB on {Path(args.texture).name} "
+          f"({w}x{h}), {preset.training.steps} steps per attempt", file=sys.stderr)
+    def watch(trainer):  # each attempt is a run of the experiment log
+        recorder = None if args.no_record else _recorder(trainer, args.texture)
+
+        def finish(attempt):
+            if recorder is not None:
+                status = "stopped" if attempt is None else "diverged" if attempt.note else "finished"
+                recorder.finish(status, psnr=None if attempt is None else attempt.quality.psnr)
+        return finish
+
+    result = search(device, image, preset, target, mlp_path=args.mlp, limit=args.max_candidates, progress=report,
+                    watch=watch)
+    best = result.best
+    if not result.reached:
+        print(f"no network of the family reached {target:.2f} dB in {preset.training.steps} steps; the best, "
+              f"{describe(best.preset)} at {best.quality.psnr:.2f} dB, is the result", file=sys.stderr)
+    stats = {"steps": best.steps, "samples": best.samples, "psnr": best.quality.psnr, "ssim": best.quality.ssim,
+             "flip": best.quality.flip, "train_seconds": best.seconds, "bits_per_pixel": best.bits_per_pixel,
+             "target_psnr": target, "target_reached": result.reached}
+    if args.out:
+        save_weights(args.out, WeightsFile(best.preset, best.parameters, (w, h), best.preset.training.transform,
+                                           stats))
+        print(f"wrote weights {args.out}", file=sys.stderr)
+    if args.preview:
+        trainer = Trainer(device, image, best.preset, mlp_path=args.mlp)
+        trainer.set_parameters(best.parameters)
+        save_image(args.preview, trainer.prediction())
+        print(f"wrote preview {args.preview}", file=sys.stderr)
+    rate = best.samples / best.seconds if best.seconds > 0 else 0.0
+    print(f"psnr={best.quality.psnr:.2f} samples_per_s={rate:.0f} steps={best.steps} seconds={best.seconds:.2f} "
+          f"ssim={best.quality.ssim:.4f} flip={best.quality.flip:.4f} target_psnr={target:.2f} "
+          f"bits_per_pixel={best.bits_per_pixel:.4f}")
     return 0
 
 
@@ -275,4 +378,47 @@ def cmd_export(args) -> int:
                              arrays=args.arrays, shader_weights=args.shader_weights)
     for path in written:
         print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .codecs import rows_to_csv
+    from .compare import common_transform, compare_rows
+    from .rd_figure import write_figure
+    from .texture import load_image, parse_size
+
+    if not args.out.lower().endswith(".png"):
+        raise StudioError(f"--out {args.out} must be a .png file")
+    for target in (args.out, args.csv):
+        if target and not Path(target).resolve().parent.is_dir():
+            raise StudioError(f"cannot write {target}: its folder does not exist")
+    image = load_image(args.texture, parse_size(args.size) if args.size else None)
+    weights = {}
+    for path in args.weights:
+        name = Path(path).name
+        if name in weights:
+            raise StudioError(f"two networks are named {name}; give them different file names")
+        weights[name] = _load_network(path, args)
+    transform = common_transform(list(weights.values()), args.transform)
+    h, w = image.shape[:2]
+    for name, net in weights.items():
+        if tuple(net.texture_size) not in ((w, h), (0, 0)):
+            print(f"note: {name} was trained on a {net.texture_size[0]}x{net.texture_size[1]} texture; it is "
+                  f"rendered at {w}x{h}", file=sys.stderr)
+    device = None
+    if weights:
+        from .device import create_device
+        device = create_device()
+    rows = compare_rows(device, image, weights, transform, mlp_path=args.mlp,
+                        progress=lambda text: sys.stderr.write(f"\rmeasured {text}   "))
+    print(file=sys.stderr)
+    title = f"{Path(args.texture).name} ({w}x{h}, transform {transform})"
+    write_figure(args.out, rows, title)
+    print(f"wrote figure {args.out}", file=sys.stderr)
+    table = rows_to_csv(rows)
+    if args.csv:
+        from .atomic import atomic_write
+        atomic_write(args.csv, table.encode())
+        print(f"wrote table {args.csv}", file=sys.stderr)
+    sys.stdout.write(table)
     return 0

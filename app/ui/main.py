@@ -16,6 +16,7 @@ from . import actions, engine, run_tracking
 from .file_browser import IMAGE_EXTENSIONS, NETWORK_EXTENSIONS, WEIGHTS_EXTENSIONS, FileBrowser, gui_file_browser
 from .panel_metrics import gui_metrics
 from .panel_network import SAVE_PRESET_POPUP, gui_network
+from .panel_quality import gui_quality
 from .panel_runs import COMPARE_WINDOW, gui_compare, gui_runs
 from .panel_texture import gui_texture
 from .panel_training import gui_training
@@ -224,6 +225,7 @@ def _docking(state: AppState) -> hello_imgui.DockingParams:
         window("Controls", "ControlSpace", gui_controls),
         window("Views", "MainDockSpace", gui_views, no_scroll),
         window("Metrics", "MetricsSpace", gui_metrics, no_scroll),
+        window("Quality vs size", "MainDockSpace", gui_quality, no_scroll),
         window("Runs", "MainDockSpace", gui_runs, no_scroll),
         window(COMPARE_WINDOW, "MainDockSpace", gui_compare, no_scroll),
     ]
@@ -264,6 +266,8 @@ def _before_exit(state: AppState) -> None:
         state.build.thread.join()
     if state.device is not None:
         state.device.wait_for_idle()
+    if state.quality is not None:
+        state.quality.close()
     run_tracking.close_runs(state)
     for gl in state.gl_images.values():
         gl.release()

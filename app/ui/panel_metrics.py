@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 from imgui_bundle import imgui, implot
 
+from ..footprint import storage_bits
+from .panel_quality import quality_rows
 from .panel_runs import compare_curves
 from .state import AppState, Curve
 from .widgets import human_bytes, human_seconds
@@ -75,7 +77,7 @@ def _gui_counters(state: AppState) -> None:
     tex_w, tex_h = state.texture.size
     rate = tr.samples_seen / tr.train_seconds if tr.train_seconds > 0 else 0.0
     mlp, enc = tr.layout.parameter_count, tr.encoding.parameter_count
-    param_bytes = mlp * (2 if tr.network.half else 4) + enc * 4  # trainable encodings keep float32 tables
+    param_bytes = storage_bits(tr.preset) / 8
     texture_bytes = tex_w * tex_h * 3
     _row("steps", f"{tr.step:,}  ({tr.samples_seen / (tex_w * tex_h):.2f} epochs)")
     _row("samples/s", f"{rate:,.0f}")
@@ -89,7 +91,8 @@ def _gui_counters(state: AppState) -> None:
     if enc:
         _row("MLP / encoding", f"{mlp:,} {tr.network.precision} / {enc:,} float32")
     _row("texture", f"{tex_w}x{tex_h} = {human_bytes(texture_bytes)} (8-bit RGB)")
-    _row("compression", f"{texture_bytes / param_bytes:.1f} : 1")
+    _row("compression", f"{texture_bytes / param_bytes:.1f} : 1 (8-bit RGB)")
+    quality_rows(state, _row)
     _row("device", tr.info.adapter)
     _row("MLP path", tr.mlp_path + ("" if tr.mlp_path != "portable" or not tr.info.cooperative_vector
                                    else " (CoopVec available)"))

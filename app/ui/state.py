@@ -178,6 +178,7 @@ class AppState:
     dialogs: dict = field(default_factory=dict)      # name -> FileBrowser
     gl_images: dict = field(default_factory=dict)    # view name -> gl_texture.GlImage
     popups_to_open: list[str] = field(default_factory=list)
+    quality: object | None = None                    # panel_quality.QualityPanel: codec curves, metrics, search
     runs: object | None = None                       # run_tracking.WindowRuns: the experiment log
 
     def report(self, text: str, error: bool = False) -> None:

@@ -1,0 +1,105 @@
+"""How good and how big a texture's reproduction is: PSNR, SSIM, FLIP; bits per pixel of networks
+(app/footprint.py) and of the formats engines ship.
+
+Every metric compares a test image with the reference, both float RGB (H, W, 3) in [0, 1] (8-bit
+textures scaled by 1/255); the test image is clamped to [0, 1] first, as it would be displayed. The
+reference of a network is the transformed texture (the image the network learns), read from
+Trainer.reference(); transformed_reference() computes the same image in numpy for the codecs.
+No UI and no GPU code here (trainer_quality takes a Trainer that already exists).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import StudioError
+
+
+@dataclass(frozen=True)
+class Quality:
+    psnr: float   # dB, peak 1.0
+    ssim: float   # scikit-image's mean SSIM over RGB (NaN for images under 3 pixels a side)
+    flip: float   # mean FLIP error (NVIDIA FLIP, LDR, 67 pixels per degree); 0 = identical
+
+
+def _check_pair(reference: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    reference = np.asarray(reference, np.float32)
+    test = np.asarray(test, np.float32)
+    if reference.ndim != 3 or reference.shape[2] != 3 or reference.shape[0] < 1 or reference.shape[1] < 1:
+        raise StudioError(f"reference image has shape {reference.shape}; expected (height, width, 3)")
+    if test.shape != reference.shape:
+        raise StudioError(f"image of shape {test.shape} cannot be compared with a reference of shape {reference.shape}")
+    if not (np.isfinite(reference).all() and np.isfinite(test).all()):
+        raise StudioError("cannot measure images holding NaN or infinite values")
+    return np.clip(reference, 0.0, 1.0), np.clip(test, 0.0, 1.0)
+
+
+def psnr(reference: np.ndarray, test: np.ndarray) -> float:
+    """10·log10(1 / MSE) over every pixel and channel, in float64 (inf for identical images)."""
+    reference, test = _check_pair(reference, test)
+    mse = float(np.mean((test.astype(np.float64) - reference.astype(np.float64)) ** 2))
+    return math.inf if mse <= 0.0 else 10.0 * math.log10(1.0 / mse)
+
+
+def ssim(reference: np.ndarray, test: np.ndarray) -> float:
+    """Mean SSIM (scikit-image, 7x7 window or the largest odd window that fits a smaller image)."""
+    from skimage.metrics import structural_similarity
+    reference, test = _check_pair(reference, test)
+    side = min(reference.shape[:2])
+    window = min(7, side if side % 2 else side - 1)
+    if window < 3:
+        return math.nan
+    return float(structural_similarity(reference, test, data_range=1.0, channel_axis=-1, win_size=window))
+
+
+def flip(reference: np.ndarray, test: np.ndarray) -> float:
+    """Mean LDR FLIP error. flip_evaluator exits the process on input it dislikes, so the inputs are
+    checked (shape, finite, [0, 1], contiguous float32) before it sees them."""
+    import flip_evaluator
+    reference, test = _check_pair(reference, test)
+    try:
+        _, mean, _ = flip_evaluator.evaluate(np.ascontiguousarray(reference), np.ascontiguousarray(test), "LDR",
+                                             applyMagma=False)
+    except SystemExit:
+        raise StudioError(f"FLIP refused images of shape {reference.shape}") from None
+    return float(mean)
+
+
+def measure(reference: np.ndarray, test: np.ndarray, *, with_flip: bool = True) -> Quality:
+    return Quality(psnr(reference, test), ssim(reference, test), flip(reference, test) if with_flip else math.nan)
+
+
+def trainer_quality(trainer, *, with_flip: bool = True) -> Quality:
+    """The metrics of a Trainer's full-resolution prediction against its transformed reference (rendered in
+    tiles by Trainer.evaluate, so any texture size fits the GPU)."""
+    _, views = trainer.evaluate(images=("prediction", "reference"))
+    return measure(views["reference"], views["prediction"], with_flip=with_flip)
+
+
+# Bits per pixel of the formats engines ship, for comparison in the UI and on the command line.
+RGB8_BPP = 24.0
+BC1_BPP = 4.0
+BC7_BPP = 8.0
+
+
+def transformed_reference(image: np.ndarray, transform: str) -> np.ndarray:
+    """The image a network learns under ``transform``, at the texture's size: the numpy twin of
+    reference_image in shaders/views.slang (nearest texel at transform_uv(pixel centre))."""
+    from .texture import transform_id
+    transform_id(transform)
+    image = np.asarray(image, np.float32)
+    if transform == "none":
+        return image.copy()
+    h, w = image.shape[:2]
+    u = (np.arange(w, dtype=np.float32) + np.float32(0.5)) / np.float32(w)
+    v = (np.arange(h, dtype=np.float32) + np.float32(0.5)) / np.float32(h)
+    uu, vv = np.meshgrid(u, v)
+    if transform == "flip":
+        uu, vv = vv, uu
+    else:  # zoom
+        uu, vv = uu * np.float32(0.5) + np.float32(0.25), vv * np.float32(0.5) + np.float32(0.25)
+    x = np.minimum((uu * np.float32(w)).astype(np.int64), w - 1)
+    y = np.minimum((vv * np.float32(h)).astype(np.int64), h - 1)
+    return image[y, x]

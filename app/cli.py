@@ -204,10 +204,18 @@ def cmd_train(args) -> int:
         if recorder is not None:
             recorder.finish("stopped")
         raise
-    psnr, views = trainer.evaluate(images=("prediction", "reference"))
     from .footprint import bits_per_pixel
-    from .quality import measure
-    quality = measure(views["reference"], views["prediction"])  # SSIM and FLIP of the full-resolution prediction
+    from .quality import Quality, measure, metrics_size
+    qsize = metrics_size((w, h))
+    if qsize == (w, h):  # SSIM and FLIP of the full-resolution prediction
+        psnr, views = trainer.evaluate(images=("prediction", "reference"))
+        quality = measure(views["reference"], views["prediction"])
+    else:  # full-resolution PSNR (and preview); SSIM and FLIP on a bounded view
+        psnr, views = trainer.evaluate(images=("prediction",) if args.preview else ())
+        _, small = trainer.evaluate(qsize, images=("prediction", "reference"))
+        q = measure(small["reference"], small["prediction"])
+        quality = Quality(psnr, q.ssim, q.flip)
+        print(f"note: SSIM and FLIP measured on a {qsize[0]}x{qsize[1]} view of the {w}x{h} texture", file=sys.stderr)
     rate = trainer.samples_seen / trainer.train_seconds
     stats = {"steps": trainer.step, "samples": trainer.samples_seen, "loss": trainer.last_loss(), "psnr": psnr,
              "train_seconds": trainer.train_seconds, "samples_per_s": rate, "adapter": trainer.info.adapter,

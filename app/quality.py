@@ -71,11 +71,33 @@ def measure(reference: np.ndarray, test: np.ndarray, *, with_flip: bool = True) 
     return Quality(psnr(reference, test), ssim(reference, test), flip(reference, test) if with_flip else math.nan)
 
 
+# SSIM and FLIP work on whole images in float64 with several filtered copies: at 8192 x 8192 that is tens
+# of GB and minutes. Above this many pixels they are measured on a view of the texture of about this size
+# (a regular subsample, as the progress PSNR is); PSNR is always full resolution.
+METRICS_MAX_PIXELS = 1 << 22
+
+
+def metrics_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The size SSIM and FLIP are measured at for a texture of ``size``: itself, or a view of at most
+    METRICS_MAX_PIXELS pixels."""
+    w, h = size
+    if w * h <= METRICS_MAX_PIXELS:
+        return w, h
+    scale = math.sqrt(METRICS_MAX_PIXELS / (w * h))
+    return max(1, int(w * scale)), max(1, int(h * scale))
+
+
 def trainer_quality(trainer, *, with_flip: bool = True) -> Quality:
-    """The metrics of a Trainer's full-resolution prediction against its transformed reference (rendered in
-    tiles by Trainer.evaluate, so any texture size fits the GPU)."""
-    _, views = trainer.evaluate(images=("prediction", "reference"))
-    return measure(views["reference"], views["prediction"], with_flip=with_flip)
+    """The metrics of a Trainer's prediction against its transformed reference: PSNR at full resolution,
+    SSIM and FLIP at metrics_size (rendered in tiles by Trainer.evaluate, so any texture size fits)."""
+    size = metrics_size(trainer.image_size)
+    if size == tuple(trainer.image_size):
+        _, views = trainer.evaluate(images=("prediction", "reference"))
+        return measure(views["reference"], views["prediction"], with_flip=with_flip)
+    psnr_full = trainer.psnr()
+    _, views = trainer.evaluate(size, images=("prediction", "reference"))
+    q = measure(views["reference"], views["prediction"], with_flip=with_flip)
+    return Quality(psnr_full, q.ssim, q.flip)
 
 
 # Bits per pixel of the formats engines ship, for comparison in the UI and on the command line.

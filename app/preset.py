@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .encodings import Encoding, FrequencyEncoding, encoding_from_config
 from .errors import StudioError
+from .jsonfile import parse_json, shown
 from .losses import LossConfig
 from .network import NetworkConfig
 from .optimizers import OptimizerConfig
@@ -118,16 +119,14 @@ def load_preset(name_or_path: str | Path) -> Preset:
     if not (text.endswith(".json") or path.exists()):
         path = PRESET_DIR / f"{text}.json"
         if not path.exists():
-            raise StudioError(f"unknown preset {text!r}; available: {', '.join(available_presets())}")
+            raise StudioError(f"unknown preset {shown(text)}; available: {', '.join(available_presets())}")
     if not path.is_file():
         raise StudioError(f"preset file not found: {path}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise StudioError(f"preset {path.name} is not a text file") from None
-    except json.JSONDecodeError as err:
-        raise StudioError(f"preset {path.name} is not valid JSON: {err.msg} at line {err.lineno}") from None
-    return Preset.from_dict(data, path.stem)
+        raw = path.read_bytes()
+    except OSError as err:
+        raise StudioError(f"cannot read preset {path}: {err.strerror}") from None
+    return Preset.from_dict(parse_json(raw, f"preset {path.name}"), path.stem)
 
 
 def save_preset(preset: Preset, path: str | Path) -> None:

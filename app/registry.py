@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .errors import StudioError
+from .jsonfile import shown
 
 
 def normalise_name(name: str) -> str:
@@ -31,7 +32,7 @@ class Registry:
 
     def lookup(self, name: Any) -> tuple[str, Callable[..., Any]]:
         if not isinstance(name, str) or normalise_name(name) not in self._entries:
-            raise StudioError(f"unknown {self.family} {name!r}; choose one of: {', '.join(self.names())}")
+            raise StudioError(f"unknown {self.family} {shown(name)}; choose one of: {', '.join(self.names())}")
         return self._entries[normalise_name(name)]
 
 
@@ -45,19 +46,20 @@ def take(section: dict, key: str, kind: type | tuple, default: Any, where: str,
     if float in kinds and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if isinstance(value, bool) and bool not in kinds:
-        raise StudioError(f"{where}.{key} must be {_kind_name(kinds)}, not {value!r}")
+        raise StudioError(f"{where}.{key} must be {_kind_name(kinds)}, not {shown(value)}")
     if not isinstance(value, kinds):
-        raise StudioError(f"{where}.{key} must be {_kind_name(kinds)}, not {value!r}")
+        raise StudioError(f"{where}.{key} must be {_kind_name(kinds)}, not {shown(value)}")
     if choices is not None and value not in choices:
-        raise StudioError(f"{where}.{key} must be one of {', '.join(map(str, choices))}, not {value!r}")
+        raise StudioError(f"{where}.{key} must be one of {', '.join(map(str, choices))}, not {shown(value)}")
     if lo is not None and not value >= lo or hi is not None and not value <= hi:  # NaN fails both
-        raise StudioError(f"{where}.{key} = {value!r} is out of range [{lo}, {hi}]")
+        raise StudioError(f"{where}.{key} = {shown(value)} is out of range [{lo}, {hi}]")
     return value
 
 
 def reject_unknown(section: dict, where: str, known: list[str]) -> None:
     if section:
-        extra = ", ".join(sorted(section))
+        extra = ", ".join(sorted(map(str, section)))
+        extra = extra if len(extra) <= 200 else extra[:197] + "..."
         raise StudioError(f"{where}: unknown key(s) {extra}; known keys: {', '.join(known)}")
 
 

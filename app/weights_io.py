@@ -22,6 +22,7 @@ import numpy as np
 
 from .atomic import atomic_write
 from .errors import StudioError
+from .jsonfile import parse_json
 from .network import Layout
 from .preset import Preset
 
@@ -110,8 +111,8 @@ def decode_weights(data: bytes, name: str = "weights") -> WeightsFile:
                           f"{len(data)} bytes)")
     body, digest = data[:-32], data[-32:]
     try:
-        header = json.loads(data[16:16 + head_len].decode())
-    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: bad JSON, 4300+ digit integers
+        header = parse_json(data[16:16 + head_len], name)
+    except StudioError:
         header = None
     if header is None or not isinstance(header, dict):
         if hashlib.sha256(body).digest() != digest:

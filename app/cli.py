@@ -8,8 +8,15 @@ from pathlib import Path
 from .errors import StudioError
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line `error: ...`, exit status 2, like every other refusal."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="app.py", description="Neural Texture Studio: train small MLPs to "
+    p = _Parser(prog="app.py", description="Neural Texture Studio: train small MLPs to "
                                 "reproduce textures on the GPU. Without a command, opens the window.")
     p.add_argument("--mlp", choices=["auto", "portable", "coopvec"], default=None,
                    help="MLP implementation (default: CoopVec where the device supports it)")
@@ -115,23 +122,31 @@ def cmd_info(args) -> int:
     return 0
 
 
+# option -> (Preset method, key): the preset's own checks are the options' checks
+TRAIN_OPTIONS = {"lr": ("with_optimizer", "learning_rate"), "steps": ("with_training", "steps"),
+                 "batch": ("with_training", "batch_size"), "seed": ("with_training", "seed"),
+                 "transform": ("with_training", "transform")}
+
+
+def _with_options(preset, args):
+    for option, (method, key) in TRAIN_OPTIONS.items():
+        value = getattr(args, option)
+        try:
+            preset = getattr(preset, method)(**{key: value})
+        except StudioError as err:
+            raise StudioError(f"--{option} {value}: {err}") from None
+    return preset
+
+
 def cmd_train(args) -> int:
     from .device import create_device
+    from .limits import check_device_request
     from .preset import load_preset
     from .texture import load_image, parse_size, save_image
     from .trainer import Trainer
     from .weights_io import WeightsFile, save_weights
 
-    preset = load_preset(args.preset)
-    if args.lr is not None:
-        if not 0 < args.lr <= 10:
-            raise StudioError(f"--lr {args.lr} is out of range (0, 10]")
-        from dataclasses import replace
-        preset = replace(preset, optimizer=replace(preset.optimizer, learning_rate=args.lr))
-    for name, value, lo in (("--steps", args.steps, 1), ("--batch", args.batch, 64), ("--seed", args.seed, 0)):
-        if value is not None and value < lo:
-            raise StudioError(f"{name} must be at least {lo}")
-    preset = preset.with_training(steps=args.steps, batch_size=args.batch, seed=args.seed, transform=args.transform)
+    preset = _with_options(load_preset(args.preset), args)
     init = None
     if args.init:
         init = _load_network(args.init, args)
@@ -154,6 +169,7 @@ def cmd_train(args) -> int:
             raise StudioError(f"cannot write {target}: its folder does not exist")
 
     device = create_device()
+    check_device_request(device, preset, args.mlp, texture=(image.shape[1], image.shape[0]))
     trainer = Trainer(device, image, preset, mlp_path=args.mlp)
     if init is not None:
         trainer.set_parameters(init.parameters)
@@ -203,6 +219,7 @@ def _progress(trainer, steps: int, psnr: float) -> None:
 
 def cmd_infer(args) -> int:
     from .device import create_device
+    from .limits import check_device_request
     from .texture import parse_size, save_image
     from .trainer import Trainer
 
@@ -212,7 +229,9 @@ def cmd_infer(args) -> int:
         raise StudioError(f"{args.weights} does not record a texture size; pass --size WxH")
     if not Path(args.out).resolve().parent.is_dir():
         raise StudioError(f"cannot write {args.out}: its folder does not exist")
-    trainer = Trainer(create_device(), None, weights.preset, mlp_path=args.mlp)
+    device = create_device()
+    check_device_request(device, weights.preset, args.mlp, views=(tuple(size),))
+    trainer = Trainer(device, None, weights.preset, mlp_path=args.mlp)
     trainer.set_parameters(weights.parameters)
     save_image(args.out, trainer.prediction(tuple(size)))
     print(f"wrote {args.out} ({size[0]}x{size[1]})", file=sys.stderr)

@@ -67,6 +67,11 @@ class OptimizerConfig:
         reject_unknown(s, where, ["otype", "learning_rate"] + _KEYS[name] + _SCHEDULE_KEYS)
         return cls(name, **values)
 
+    def settings(self) -> dict:
+        """Every key this optimizer reads, with its value (``to_config`` leaves out an unused schedule)."""
+        keys = ["otype", "learning_rate"] + _KEYS[self.otype] + _SCHEDULE_KEYS
+        return {key: getattr(self, key) for key in keys}
+
     def to_config(self) -> dict:
         out = {"otype": self.otype, "learning_rate": self.learning_rate}
         for key in _KEYS[self.otype]:

@@ -6,7 +6,7 @@ out-of-range values are errors that name the offending key.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .encodings import Encoding, FrequencyEncoding, encoding_from_config
@@ -104,8 +104,18 @@ class Preset:
                 "optimizer": self.optimizer.to_config(), "training": self.training.to_config()}
 
     def with_training(self, **changes) -> "Preset":
+        """A copy with these training settings (None: unchanged), checked like a preset file's."""
         changes = {k: v for k, v in changes.items() if v is not None}
-        return replace(self, training=replace(self.training, **changes))
+        if not changes:
+            return self
+        return replace(self, training=TrainingConfig.from_config({**asdict(self.training), **changes}))
+
+    def with_optimizer(self, **changes) -> "Preset":
+        """A copy with these optimizer settings (None: unchanged), checked like a preset file's."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if not changes:
+            return self
+        return replace(self, optimizer=OptimizerConfig.from_config({**self.optimizer.settings(), **changes}))
 
 
 def available_presets() -> list[str]:

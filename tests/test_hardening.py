@@ -56,3 +56,83 @@ def test_long_values_in_presets_are_cut_in_messages(tmp_path):
     with pytest.raises(StudioError, match=r"network.n_neurons = 9+\.\.\. is out of range") as err:
         load_preset(path)
     assert len(str(err.value)) < 200
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("--seed", "1099511627776", "training.seed = 1099511627776 is out of range [0, 4294967295]"),
+    ("--seed", "-1", "training.seed = -1 is out of range"),
+    ("--batch", "100000000", "training.batch_size = 100000000 is out of range [64, 1048576]"),
+    ("--batch", "63", "training.batch_size = 63 is out of range"),
+    ("--steps", "100000000000", "training.steps = 100000000000 is out of range"),
+    ("--lr", "nan", "optimizer.learning_rate = nan is out of range"),
+    ("--lr", "1e300", "optimizer.learning_rate = 1e+300 is out of range"),
+    ("--seed", "1" * 5000, "invalid int value"),
+    ("--size", "100000x2", "out of range"),
+])
+def test_cli_option_limits_are_the_presets(tmp_path, option, value, message):
+    out = tmp_path / "w.ntsw"
+    refused(run_app("train", "--texture", "textures/coffee.png", option, value, "--out", str(out)), message)
+    assert not out.exists()
+
+
+def test_cli_options_are_checked_by_the_preset():
+    """The command line changes a preset through the preset's own checks, so their ranges cannot differ."""
+    preset = load_preset("rtxns-simple-training")
+    with pytest.raises(StudioError, match="training.batch_size = 2000000 is out of range"):
+        preset.with_training(batch_size=2_000_000)
+    with pytest.raises(StudioError, match="optimizer.learning_rate = 11.0 is out of range"):
+        preset.with_optimizer(learning_rate=11.0)
+    assert preset.with_training(seed=5, batch_size=None).training.seed == 5
+    assert preset.with_optimizer(learning_rate=0.5).optimizer.learning_rate == 0.5
+
+
+def limits_like_lavapipe(**changes):
+    from app.limits import DeviceLimits
+    values = dict(adapter="test device", texture_side=16384, dispatch_groups=65535, texel_elements=1 << 27,
+                  storage_bytes=1 << 27, software=True)
+    return DeviceLimits(**{**values, **changes})
+
+
+def test_requests_past_device_limits_name_the_limit_and_the_fix():
+    from dataclasses import replace
+    from app.encodings import encoding_from_config
+    from app.limits import check_request
+    preset = load_preset("rtxns-simple-training")   # 140 float4 records per sample
+    check_request(limits_like_lavapipe(), preset.with_training(batch_size=958_464), "portable")
+    with pytest.raises(StudioError, match=r"batch 1048576 needs 146,800,640 per-sample records .* test device allows "
+                                          r"134,217,728 in one buffer: use a batch of at most 958,464"):
+        check_request(limits_like_lavapipe(), preset.with_training(batch_size=1 << 20), "portable")
+    with pytest.raises(StudioError, match="the texture is 20000x16; test device allows 16384 pixels per side"):
+        check_request(limits_like_lavapipe(), preset, "portable", texture=(20000, 16))
+    with pytest.raises(StudioError, match="a view is 16x16385"):
+        check_request(limits_like_lavapipe(), preset, "portable", views=((16, 16385),))
+    with pytest.raises(StudioError, match="render at most 4,194,240 pixels, or use --mlp portable"):
+        check_request(limits_like_lavapipe(), preset, "coopvec", views=((4096, 4096),))
+    grid = replace(preset, encoding=encoding_from_config({"otype": "hash_grid", "n_levels": 16,
+                                                          "n_features_per_level": 8, "log2_hashmap_size": 24}))
+    with pytest.raises(StudioError, match=r"hash_grid encoding.s table has [0-9,]+ parameters; test device "
+                                          r"allows 33,554,432 in one buffer: lower encoding.log2_hashmap_size"):
+        check_request(limits_like_lavapipe(), grid, "portable")
+    unknown = limits_like_lavapipe(texel_elements=None, storage_bytes=None)  # only slangpy's limits known
+    check_request(unknown, preset.with_training(batch_size=1 << 20), "portable")
+
+
+def test_device_buffer_limits_are_read(device):
+    from app.limits import device_limits
+    limits = device_limits(device)
+    assert limits.adapter == device.info.adapter_name
+    assert limits.texel_elements >= 65536 and limits.storage_bytes >= 1 << 27  # Vulkan's required minimums
+    assert limits.texture_side >= 4096 and limits.dispatch_groups >= 65535
+
+
+def test_cli_batch_past_the_device_limit(device, tmp_path):
+    """On lavapipe (and any device with 2^27 texel-buffer elements) batch 2^20 of the rtxns network is too large."""
+    from app.limits import device_limits
+    out = tmp_path / "w.ntsw"
+    r = run_app("train", "--texture", "textures/coffee.png", "--size", "16x16", "--batch", str(1 << 20), "--steps", "1",
+                "--out", str(out))
+    if device_limits(device).texel_elements < 140 * (1 << 20):
+        refused(r, "per-sample records")
+        assert not out.exists()
+    else:  # a device that holds it trains it
+        assert r.returncode == 0, r.stderr[-2000:]

@@ -96,8 +96,6 @@ def set_live(state: AppState, *, loss: str | None = None, optimizer: str | None 
                    if key in optimizer_keys(otype)}
             p = replace(p, optimizer=OptimizerConfig.from_config({**cfg, **(optimizer_params or {}), "otype": otype}))
         if batch_size is not None:
-            if batch_size < 64:
-                raise StudioError("batch size must be at least 64")
             p = p.with_training(batch_size=int(batch_size))
     except StudioError as err:
         state.report(str(err), error=True)

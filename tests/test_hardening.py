@@ -136,3 +136,15 @@ def test_cli_batch_past_the_device_limit(device, tmp_path):
         assert not out.exists()
     else:  # a device that holds it trains it
         assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_window_without_a_display_says_so(tmp_path):
+    import os
+    from pathlib import Path
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    r = run_app(env=env, timeout=120)
+    refused(r, "no display to open the window on (DISPLAY is not set)")
+    assert "xvfb-run" in r.stderr and "needs no display" in r.stderr
+    assert not Path("/tmp/.X11-unix/X4711").exists()
+    r = run_app(env=dict(env, DISPLAY=":4711"), timeout=120)
+    refused(r, "cannot open display :4711")

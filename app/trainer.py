@@ -210,8 +210,9 @@ class Trainer:
         calls this every frame, so a large encoding table is not read back: its values reach the loss)."""
         loss = self.last_loss()
         if self.step and not (math.isfinite(loss) and np.isfinite(self.mlp.parameters()).all()):
+            advice = " or use float32 precision" if self.network.half else ""
             raise StudioError(f"training diverged at step {self.step} (loss is {loss}); lower the learning rate "
-                              f"({self.optimizer.learning_rate:g}) or use float32 precision")
+                              f"({self.optimizer.learning_rate:g}){advice}")
 
     def last_loss(self) -> float:
         """Mean loss of the most recent training step's batch (NaN before the first step)."""

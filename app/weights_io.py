@@ -22,9 +22,10 @@ import numpy as np
 
 from .atomic import atomic_write
 from .errors import StudioError
-from .jsonfile import parse_json
+from .jsonfile import parse_json, shown
 from .network import Layout
 from .preset import Preset
+from .texture import TRANSFORMS
 
 MAGIC = b"NTSWGHT\0"
 FORMAT_VERSION = 1
@@ -88,7 +89,10 @@ def load_weights(path: str | Path) -> WeightsFile:
     path = Path(path)
     if not path.is_file():
         raise StudioError(f"weights file not found: {path}")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise StudioError(f"cannot read {path}: {err.strerror}") from None
     if data[:len(MAGIC)] != MAGIC:
         from .export.imports import import_foreign
         imported = import_foreign(data, path)
@@ -144,5 +148,8 @@ def decode_weights(data: bytes, name: str = "weights") -> WeightsFile:
     size = header.get("texture_size", [0, 0])
     if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v >= 0 for v in size)):
         raise StudioError(f"{name} has an invalid texture size")
-    return WeightsFile(preset, params, (size[0], size[1]), str(header.get("transform", "none")),
+    transform = header.get("transform", "none")
+    if not isinstance(transform, str) or transform not in TRANSFORMS:
+        raise StudioError(f"{name} has an unknown transform {shown(transform)}; known: {', '.join(TRANSFORMS)}")
+    return WeightsFile(preset, params, (size[0], size[1]), transform,
                        header.get("stats", {}) if isinstance(header.get("stats"), dict) else {})

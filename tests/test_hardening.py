@@ -148,3 +148,44 @@ def test_window_without_a_display_says_so(tmp_path):
     assert not Path("/tmp/.X11-unix/X4711").exists()
     r = run_app(env=dict(env, DISPLAY=":4711"), timeout=120)
     refused(r, "cannot open display :4711")
+
+
+def test_weights_header_transform_is_checked():
+    import hashlib
+    import json
+    import struct
+    import numpy as np
+    from app.network import Layout
+    from app.weights_io import MAGIC, WeightsFile, decode_weights, encode_weights
+    preset = load_preset("rtxns-simple-training")
+    params = np.zeros(Layout.of(preset.encoding.output_dims, preset.network).parameter_count, np.float32)
+    data = encode_weights(WeightsFile(preset, params, (4, 4), "flip"))
+    assert decode_weights(data).transform == "flip"
+    head_len = struct.unpack_from("<I", data, 12)[0]
+    for bad in ("spin", ["flip"], {"a": 1}):
+        header = json.loads(data[16:16 + head_len])
+        header["transform"] = bad
+        head = json.dumps(header).encode()
+        body = MAGIC + struct.pack("<II", 1, len(head)) + head
+        body += b"\0" * (-len(body) % 16) + params.tobytes()
+        with pytest.raises(StudioError, match="has an unknown transform"):
+            decode_weights(body + hashlib.sha256(body).digest(), "w.ntsw")
+
+
+def test_window_load_of_an_unreadable_file_is_a_message(tmp_path, monkeypatch):
+    """An OSError while reading (permissions, I/O) stays inside the window's error guard."""
+    from pathlib import Path
+    from app.ui.actions import load_weights_from
+    from app.ui.state import AppState
+    path = tmp_path / "w.ntsw"
+    path.write_bytes(b"x")
+    state = AppState(preset=load_preset("rtxns-simple-training"))
+    read_bytes = Path.read_bytes
+
+    def unreadable(self):
+        if self.name == path.name:
+            raise PermissionError(13, "Permission denied")
+        return read_bytes(self)
+    monkeypatch.setattr(Path, "read_bytes", unreadable)
+    load_weights_from(state, path)
+    assert state.message.error and "cannot read" in state.message.text and "Permission denied" in state.message.text

@@ -18,7 +18,7 @@ from ..optimizers import OptimizerConfig
 from ..preset import Preset, load_preset, save_preset
 from ..texture import load_image, save_image
 from ..weights_io import WeightsFile, load_weights, save_weights
-from .engine import apply_live, defer, request_build, submit_encoder
+from .engine import apply_live, defer, guarded, request_build, submit_encoder
 from .state import AppState, Texture
 
 PRESET_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -218,11 +218,10 @@ def export_weights_as(state: AppState, fmt: str, path: str | Path) -> None:
 
 def load_weights_from(state: AppState, path: str | Path) -> None:
     path = Path(path).expanduser()
-    try:
-        weights = load_weights(path)
-    except StudioError as err:
-        state.report(str(err), error=True)
+    loaded = []
+    if not guarded(state, "load weights", lambda: loaded.append(load_weights(path))):
         return
+    weights = loaded[0]
     current = current_preset(state)
     if (weights.preset.encoding, weights.preset.network) == (current.encoding, current.network):
         defer(state, "load weights", lambda: _use_weights(state, path, weights))

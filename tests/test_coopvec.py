@@ -37,13 +37,30 @@ def test_coopvec_kernels_compile_to_spirv(device, entry):
         compile_pipeline(device, "train_coopvec", entry)
 
 
-def test_flat_optimizer_matches_numpy(device):
-    """optimizer_flat (the CoopVec path's Adam) needs no cooperative vectors, so it is checked here."""
+@pytest.fixture(scope="module")
+def flat_optimizer(device):
+    return device.create_compute_kernel(rtxns_session(device).load_program("optimizer", ["optimizer_flat"]))
+
+
+FLAT_OPTIMIZERS = {
+    "adam": OptimizerConfig("adam", 0.01, 0.9, 0.99, 1e-8),
+    "adam-l2": OptimizerConfig("adam", 0.01, 0.9, 0.99, 1e-8, l2_reg=0.05),
+    "adamw": OptimizerConfig("adamw", 0.01, 0.9, 0.99, 1e-8, weight_decay=0.1),
+    "sgd-momentum-l2": OptimizerConfig("sgd", 0.05, momentum=0.9, l2_reg=0.05),
+}
+
+
+@pytest.mark.parametrize("name", FLAT_OPTIMIZERS)
+def test_flat_optimizer_matches_numpy(device, flat_optimizer, name):
+    """optimizer_flat (the CoopVec path's optimizer pass) needs no cooperative vectors, so it is checked here,
+    against the portable path's rule in numpy: every element moves each step, also where the gradient is 0
+    (momentum, L2, decay), and the float16 weights are the master rounded to nearest."""
     import slangpy as spy
-    opt_kernel = device.create_compute_kernel(rtxns_session(device).load_program("optimizer", ["optimizer_flat"]))
+    opt_cfg = FLAT_OPTIMIZERS[name]
     rng = np.random.default_rng(0)
-    n = 64
+    n, pad = 256, 4
     w = rng.normal(size=n).astype(np.float16).astype(np.float32)
+    w[:pad] = 0  # layout padding: zero weights that never get a gradient
     usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access
     params = device.create_buffer(size=n * 2, usage=usage, data=w.astype(np.float16).view(np.uint8))
     grads = device.create_buffer(size=n * 2, usage=usage)
@@ -53,22 +70,21 @@ def test_flat_optimizer_matches_numpy(device):
     scale = 512.0
     scaler = device.create_buffer(element_count=4, struct_size=4, usage=usage,
                                   data=np.array([np.float32(scale).view(np.uint32), 0, 0, 0], np.uint32))
-    wr, m, v = w.astype(np.float64), np.zeros(n), np.zeros(n)
-    for step in range(1, 4):
+    wr, state = w.astype(np.float64), (np.zeros(n), np.zeros(n))
+    for step in range(1, 5):
         g = rng.normal(size=n).astype(np.float16)
-        g[:4] = 0  # untouched entries (layout padding) must stay exactly as they are
+        g[:pad] = 0
+        if step > 1:
+            g[pad:pad + 32] = 0  # a step without gradient for weights that have moved before
         grads.copy_from_numpy((g * np.float16(scale)).view(np.uint8))
-        opt = OptimizerConfig("adam", 0.01, 0.9, 0.99, 1e-8).shader_params(step)
-        opt_kernel.dispatch(thread_count=[n, 1, 1], params=params, grads=grads, master=master, moment1=m1,
-                            moment2=m2, count=n, scaler=scaler, opt=opt)
-        gg = g.astype(np.float64)
-        nw, nm, nv = ref.adam(wr, gg, m, v, step, 0.01, 0.9, 0.99, 1e-8)
-        touched = (gg != 0) | (v != 0)
-        wr, m, v = np.where(touched, nw, wr), np.where(touched, nm, m), np.where(touched, nv, v)
-        np.testing.assert_allclose(master.to_numpy().view(np.float32), wr, rtol=1e-5, atol=1e-6)
-        np.testing.assert_array_equal(params.to_numpy().view(np.float16), wr.astype(np.float16))
+        flat_optimizer.dispatch(thread_count=[n, 1, 1], params=params, grads=grads, master=master, moment1=m1,
+                                moment2=m2, count=n, scaler=scaler, opt=opt_cfg.shader_params(step))
+        wr, state = ref.optimizer_step(opt_cfg, wr, g.astype(np.float64), state, step)
+        got = master.to_numpy().view(np.float32)
+        np.testing.assert_allclose(got, wr, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(params.to_numpy().view(np.float16), got.astype(np.float16))  # nearest
         assert not grads.to_numpy().view(np.float16).any()  # consumed gradients are cleared
-    np.testing.assert_array_equal(master.to_numpy().view(np.float32)[:4], w[:4])
+    assert not master.to_numpy().view(np.float32)[:pad].any() and not params.to_numpy()[:pad * 2].any()
 
 
 def test_path_choice():

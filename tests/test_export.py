@@ -11,7 +11,7 @@ import pytest
 from app.errors import StudioError
 from app.export import export_weights
 from app.export.imports import ImportOptions, import_bytes, load_network_file
-from app.export.layouts import append_convert, convert, device_placement, pack, unpack
+from app.export.layouts import convert, device_placement, pack, unpack
 from app.export.rtxns_bin import encode_rtxns, rtxns_network
 from app.export.sidecar import sidecar_path
 from app.preset import load_preset
@@ -377,8 +377,6 @@ def test_export_refusals_say_why(device, rtxns_trained, tmp_path):
 
 def test_trainable_encodings_are_refused(device, tmp_path):
     from app.encodings import ENCODINGS
-    if "hash_grid" not in ENCODINGS.names():
-        pytest.skip("no trainable encoding in this build")
     preset = replace(with_network(load_preset("rtxns-simple-training"), n_neurons=16, n_hidden_layers=1),
                      encoding=ENCODINGS.lookup("hash_grid")[1].from_config({}, "encoding"))
     weights = WeightsFile(preset, np.zeros(1, np.float32))
@@ -489,12 +487,6 @@ def test_slang_module_reproduces_infer_float16(device, rtxns_small, tmp_path):
     ({"otype": "identity"}, "silu", "tanh"),
 ])
 def test_slang_module_reproduces_infer_float32(device, tmp_path, encoding, hidden, output):
-    from app.encodings import ENCODINGS
-    if encoding["otype"] not in ENCODINGS.names():
-        pytest.skip(f"no {encoding['otype']} encoding in this build")
-    from app.activations import ACTIVATIONS
-    if hidden not in ACTIVATIONS or output not in ACTIVATIONS:
-        pytest.skip("activation not in this build")
     from app.encodings import encoding_from_config
     preset = replace(load_preset("rtxns-simple-training"), encoding=encoding_from_config(dict(encoding)))
     preset = with_network(preset, n_neurons=16, n_hidden_layers=1, precision="float32", activation=hidden,
@@ -645,13 +637,6 @@ def test_optimal_layouts_need_cooperative_vectors(device, rtxns_exact):
         convert(row, "training_optimal")
 
 
-def test_upload_portable_layout(device, rtxns_exact):
-    from app.export.layouts import upload
-    row = rtxns_network(rtxns_exact).packed
-    buffer, placed = upload(device, row, "row-major")
-    assert placed is row and buffer.to_numpy().tobytes()[:row.byte_size] == row.data
-
-
 class FakeCoopVecDevice:
     """Stands in for a GPU with cooperative vectors: its 'optimal' layouts are column-major with rows and
     columns padded to 16, so the placement and conversion bookkeeping can be checked on any machine."""
@@ -712,19 +697,6 @@ def test_optimal_layout_bookkeeping_with_a_stand_in_device(rtxns_exact):
         unpack(opt)
     assert convert(opt, "row_major", device).data == row.data
     assert convert(convert(opt, "column_major", device), "row_major").data == row.data
-
-    class Buffer(SimpleNamespace):
-        pass
-
-    calls = []
-    encoder = SimpleNamespace(convert_coop_vec_matrix=lambda *a: calls.append(("matrix", a)),
-                              copy_buffer=lambda *a: calls.append(("copy", a)))
-    src, dst = Buffer(size=row.byte_size), Buffer(size=opt.byte_size)
-    placed = append_convert(encoder, device, row, src, "training_optimal", dst)
-    assert [c[0] for c in calls] == ["matrix", "copy"] * 5
-    assert [c[1][1] for c in calls if c[0] == "copy"] == [p.bias_offset for p in placed.layers]
-    with pytest.raises(StudioError, match="destination buffer holds 10 bytes"):
-        append_convert(encoder, device, row, src, "training_optimal", Buffer(size=10))
 
 
 # ---------- command line ----------

@@ -59,7 +59,6 @@ class ImageKernels:
     reference: object
     loss_visualization: object
     squared_error_rows: object
-    to_rgba8: object
     update_loss_scale: object
 
 
@@ -106,7 +105,6 @@ def image_kernels(device) -> ImageKernels:
         "reference": ("image_ops", "reference_image"),
         "loss_visualization": ("image_ops", "loss_visualization"),
         "squared_error_rows": ("image_ops", "squared_error_rows"),
-        "to_rgba8": ("image_ops", "to_rgba8"),
         "update_loss_scale": ("loss_scale", "update_loss_scale"),
     })
 

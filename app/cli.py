@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .errors import StudioError
+from .jsonfile import shown
 
 
 class _Parser(argparse.ArgumentParser):
@@ -134,34 +135,39 @@ def _with_options(preset, args):
         try:
             preset = getattr(preset, method)(**{key: value})
         except StudioError as err:
-            raise StudioError(f"--{option} {value}: {err}") from None
+            raise StudioError(f"--{option} {shown(value)}: {err}") from None
     return preset
+
+
+def train_settings(args):
+    """The preset ``train`` runs (options applied, --init's network) and the --init file, all checked
+    before any file is written or device created."""
+    from .preset import load_preset
+    preset = _with_options(load_preset(args.preset), args)
+    if not args.init:
+        from .export.imports import ImportOptions
+        if _import_options(args) != ImportOptions():
+            raise StudioError(f"{', '.join(_import_options(args).given)} describe the network of --init FILE, "
+                              "which was not given")
+        return preset, None
+    init = _load_network(args.init, args)
+    if (init.preset.encoding, init.preset.network) != (preset.encoding, preset.network):
+        print(f"note: training the network of {Path(args.init).name} ({init.preset.encoding.otype} encoding, "
+              f"{init.preset.network.n_hidden_layers} x {init.preset.network.n_neurons} "
+              f"{init.preset.network.activation}, {init.preset.network.precision}); preset {preset.name} "
+              "supplies loss, optimizer and training settings", file=sys.stderr)
+    from dataclasses import replace
+    return replace(preset, encoding=init.preset.encoding, network=init.preset.network), init
 
 
 def cmd_train(args) -> int:
     from .device import create_device
     from .limits import check_device_request
-    from .preset import load_preset
     from .texture import load_image, parse_size, save_image
     from .trainer import Trainer
     from .weights_io import WeightsFile, save_weights
 
-    preset = _with_options(load_preset(args.preset), args)
-    init = None
-    if args.init:
-        init = _load_network(args.init, args)
-        if (init.preset.encoding, init.preset.network) != (preset.encoding, preset.network):
-            print(f"note: training the network of {Path(args.init).name} ({init.preset.encoding.otype} encoding, "
-                  f"{init.preset.network.n_hidden_layers} x {init.preset.network.n_neurons} "
-                  f"{init.preset.network.activation}, {init.preset.network.precision}); preset {preset.name} "
-                  "supplies loss, optimizer and training settings", file=sys.stderr)
-        from dataclasses import replace
-        preset = replace(preset, encoding=init.preset.encoding, network=init.preset.network)
-    else:
-        from .export.imports import ImportOptions
-        if _import_options(args) != ImportOptions():
-            raise StudioError(f"{', '.join(_import_options(args).given)} describe the network of --init FILE, "
-                              "which was not given")
+    preset, init = train_settings(args)
     size = parse_size(args.size) if args.size else None
     image = load_image(args.texture, size)
     for target in (args.out, args.preview):

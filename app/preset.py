@@ -125,18 +125,24 @@ def available_presets() -> list[str]:
 def load_preset(name_or_path: str | Path) -> Preset:
     """A preset by name (presets/NAME.json) or by path to a JSON file."""
     text = str(name_or_path)
-    path = Path(text)
-    if not (text.endswith(".json") or path.exists()):
-        path = PRESET_DIR / f"{text}.json"
-        if not path.exists():
-            raise StudioError(f"unknown preset {shown(text)}; available: {', '.join(available_presets())}")
-    if not path.is_file():
-        raise StudioError(f"preset file not found: {path}")
     try:
+        path = Path(text)
+        if not (text.endswith(".json") or path.exists()):
+            path = PRESET_DIR / f"{text}.json"
+            if not path.exists():
+                raise StudioError(f"unknown preset {shown(text)}; available: {', '.join(available_presets())}")
+        if not path.is_file():
+            raise StudioError(f"preset file not found: {str(path)[:300]}")
         raw = path.read_bytes()
-    except OSError as err:
-        raise StudioError(f"cannot read preset {path}: {err.strerror}") from None
-    return Preset.from_dict(parse_json(raw, f"preset {path.name}"), path.stem)
+    except (OSError, ValueError) as err:  # ValueError: a NUL character in the name
+        reason = getattr(err, "strerror", None) or str(err)
+        raise StudioError(f"cannot read preset {shown(text, 300)}: {reason}") from None
+    return preset_from_bytes(raw, path.name)
+
+
+def preset_from_bytes(data: bytes, filename: str) -> Preset:
+    """A preset from the contents of its JSON file ``filename``."""
+    return Preset.from_dict(parse_json(data, f"preset {filename}"), Path(filename).stem)
 
 
 def save_preset(preset: Preset, path: str | Path) -> None:

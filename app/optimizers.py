@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .registry import Registry, reject_unknown, take
+from .registry import Registry, expect_object, reject_unknown, take
 
 OPTIMIZERS = Registry("optimizer")
 OPTIMIZER_IDS = {"adam": 0, "sgd": 1, "adamw": 2}
@@ -53,7 +53,6 @@ class OptimizerConfig:
 
     @classmethod
     def from_config(cls, section: object, where: str = "optimizer") -> "OptimizerConfig":
-        from .preset import expect_object
         s = expect_object(section, where)
         name, _ = OPTIMIZERS.lookup(s.pop("otype", None))
         d = cls()
@@ -76,6 +75,6 @@ class OptimizerConfig:
         out = {"otype": self.otype, "learning_rate": self.learning_rate}
         for key in _KEYS[self.otype]:
             out[key] = getattr(self, key)
-        if self.decay_interval:
+        if any(getattr(self, key) != getattr(OptimizerConfig, key) for key in _SCHEDULE_KEYS):  # written when set
             out.update({key: getattr(self, key) for key in _SCHEDULE_KEYS})
         return out

@@ -15,16 +15,10 @@ from .jsonfile import parse_json, shown
 from .losses import LossConfig
 from .network import NetworkConfig
 from .optimizers import OptimizerConfig
-from .registry import reject_unknown, take
+from .registry import expect_object, reject_unknown, take
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 SECTIONS = ["description", "encoding", "network", "loss", "optimizer", "training"]
-
-
-def expect_object(section: object, where: str) -> dict:
-    if not isinstance(section, dict):
-        raise StudioError(f"{where} must be a JSON object, not {type(section).__name__}")
-    return dict(section)
 
 
 @dataclass(frozen=True)
@@ -57,8 +51,10 @@ class TrainingConfig:
     def to_config(self) -> dict:
         out = {"batch_size": self.batch_size, "steps": self.steps, "loss_scale": self.loss_scale,
                "seed": self.seed, "transform": self.transform}
-        if self.dynamic_loss_scale:
-            out.update(dynamic_loss_scale=True, loss_scale_growth_interval=self.loss_scale_growth_interval)
+        defaults = (TrainingConfig.dynamic_loss_scale, TrainingConfig.loss_scale_growth_interval)
+        if (self.dynamic_loss_scale, self.loss_scale_growth_interval) != defaults:  # written when set
+            out.update(dynamic_loss_scale=self.dynamic_loss_scale,
+                       loss_scale_growth_interval=self.loss_scale_growth_interval)
         return out
 
 

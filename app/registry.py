@@ -36,6 +36,13 @@ class Registry:
         return self._entries[normalise_name(name)]
 
 
+def expect_object(section: object, where: str) -> dict:
+    """A copy of a config section that must be a JSON object (``take`` consumes its keys)."""
+    if not isinstance(section, dict):
+        raise StudioError(f"{where} must be a JSON object, not {type(section).__name__}")
+    return dict(section)
+
+
 def take(section: dict, key: str, kind: type | tuple, default: Any, where: str,
          lo: float | None = None, hi: float | None = None, choices: tuple | None = None) -> Any:
     """Reads one key of a config section, checking its type and range; removes it from ``section``."""
@@ -58,7 +65,7 @@ def take(section: dict, key: str, kind: type | tuple, default: Any, where: str,
 
 def reject_unknown(section: dict, where: str, known: list[str]) -> None:
     if section:
-        extra = ", ".join(sorted(map(str, section)))
+        extra = ", ".join(k if k.isprintable() else repr(k) for k in sorted(map(str, section)))
         extra = extra if len(extra) <= 200 else extra[:197] + "..."
         raise StudioError(f"{where}: unknown key(s) {extra}; known keys: {', '.join(known)}")
 

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--out", required=True, help="output image (PNG)")
     i.add_argument("--size", help="WxH (default: the training texture's size)")
     _add_import_options(i)
-    from .export import FORMATS
+    from .formats import FORMATS
     e = sub.add_parser("export", help="write a network for other software (RTXNS, shaders, numpy, JSON)",
                        description="Formats: " + "; ".join(f"{f.name}: {f.summary}" for f in FORMATS.values()))
     e.add_argument("--weights", required=True, help="weights file (or RTXNS .bin/JSON) to export")
@@ -89,8 +89,8 @@ def _import_options(args):
 
 def _load_network(path: str, args):
     """A network file of any format the app reads; notes about what an import assumed go to stderr."""
-    from .export.imports import load_network_file
-    weights = load_network_file(path, _import_options(args))
+    from .formats import open_network
+    weights = open_network(path, _import_options(args))
     for note in weights.notes:
         print(f"note: {note}", file=sys.stderr)
     return weights
@@ -165,7 +165,8 @@ def cmd_train(args) -> int:
     from .limits import check_device_request
     from .texture import load_image, parse_size, save_image
     from .trainer import Trainer
-    from .weights_io import WeightsFile, save_weights
+    from .network_file import WeightsFile
+    from .weights_io import save_weights
 
     preset, init = train_settings(args)
     size = parse_size(args.size) if args.size else None
@@ -245,7 +246,7 @@ def cmd_infer(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export_weights
+    from .formats import export_weights
     weights = _load_network(args.weights, args)
     written = export_weights(weights, args.format, args.out, layout=args.layout, round_float16=args.round_float16,
                              arrays=args.arrays, shader_weights=args.shader_weights)

@@ -12,15 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.errors import StudioError
-from app.export import export_weights
-from app.export.imports import import_bytes
+from app.formats import export_weights
+from app.formats import read_network
 from app.export.rtxns_bin import encode_rtxns, rtxns_network
 from app.export.rtxns_json import encode_rtxns_json
 from app.export.rtxns_bin import rtxns_layers
 from app.export.sidecar import make_sidecar, sidecar_path
 from app.network import Layout
 from app.preset import load_preset
-from app.weights_io import MAGIC, WeightsFile, decode_weights, encode_weights
+from app.network_file import WeightsFile
+from app.weights_io import MAGIC, decode_weights, encode_weights
 from fuzzing import byte_mutations, fuzz_settings, json_mutations, mutate_tree
 
 FUZZ = fuzz_settings(1500)
@@ -81,8 +82,8 @@ def only_studio_errors(load, data):
 
 
 def test_seeds_load():
-    for load, data in ((decode_weights, OWN), (lambda d: import_bytes(d, "f.bin"), BIN),
-                       (lambda d: import_bytes(d, "f.json"), JSON)):
+    for load, data in ((decode_weights, OWN), (lambda d: read_network(d, "f.bin"), BIN),
+                       (lambda d: read_network(d, "f.json"), JSON)):
         assert isinstance(load(data), WeightsFile)
 
 
@@ -95,13 +96,13 @@ def test_own_format_loader_fuzz(data):
 @FUZZ
 @given(byte_mutations(BIN, BIN_FIELDS))
 def test_rtxns_bin_loader_fuzz(data):
-    only_studio_errors(lambda d: import_bytes(d, "f.bin"), data)
+    only_studio_errors(lambda d: read_network(d, "f.bin"), data)
 
 
 @fuzz_settings(1000)
 @given(json_mutations(JSON))
 def test_rtxns_json_loader_fuzz(data):
-    only_studio_errors(lambda d: import_bytes(d, "f.json"), data)
+    only_studio_errors(lambda d: read_network(d, "f.json"), data)
 
 
 @pytest.fixture(scope="module")
@@ -116,14 +117,14 @@ def bin_dir(tmp_path_factory):
 def test_rtxns_sidecar_fuzz(bin_dir, data):
     """Sidecars keep their checksum (so they are read), everything else is fair game."""
     sidecar_path(bin_dir / "f.bin").write_bytes(data)
-    only_studio_errors(lambda d: import_bytes(BIN, "f.bin", path=bin_dir / "f.bin"), data)
+    only_studio_errors(lambda d: read_network(BIN, "f.bin", path=bin_dir / "f.bin"), data)
 
 
 def test_export_then_every_truncation_is_refused(tmp_path):
     """Each proper prefix of each file is refused (exhaustive, not sampled)."""
     export_weights(NET, "rtxns", tmp_path / "n.bin")
-    for load, data in ((lambda d: decode_weights(d, "f.ntsw"), OWN), (lambda d: import_bytes(d, "f.bin"), BIN),
-                       (lambda d: import_bytes(d, "f.json"), JSON)):
+    for load, data in ((lambda d: decode_weights(d, "f.ntsw"), OWN), (lambda d: read_network(d, "f.bin"), BIN),
+                       (lambda d: read_network(d, "f.json"), JSON)):
         step = max(1, len(data) // 400)
         for n in range(0, len(data), step):
             with pytest.raises(StudioError):
@@ -136,7 +137,7 @@ def test_pathological_json_is_refused(bin_dir, text):
     """What random mutation rarely builds: nesting past Python's recursion limit, 5000-digit integers,
     infinities, NaN, a UTF-16 byte-order mark; in the own header (checksum valid), RTXNS JSON and sidecars."""
     only_studio_errors(lambda d: decode_weights(d, "f.ntsw"), _own_file(text, b""))
-    only_studio_errors(lambda d: import_bytes(d, "f.json"), b"{\"layers\": " + text + b"}")
-    only_studio_errors(lambda d: import_bytes(d, "f.json"), text)
+    only_studio_errors(lambda d: read_network(d, "f.json"), b"{\"layers\": " + text + b"}")
+    only_studio_errors(lambda d: read_network(d, "f.json"), text)
     sidecar_path(bin_dir / "f.bin").write_bytes(text)
-    only_studio_errors(lambda d: import_bytes(d, "f.bin", path=bin_dir / "f.bin"), BIN)
+    only_studio_errors(lambda d: read_network(d, "f.bin", path=bin_dir / "f.bin"), BIN)

@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
+from app.formats import open_network
 from app.preset import load_preset
-from app.weights_io import load_weights
 from conftest import ROOT
 
 # Saves alternate between two versions as fast as they can; "ready" once the loop runs.
@@ -21,7 +21,8 @@ from dataclasses import replace
 import numpy as np
 sys.path.insert(0, {root!r})
 from app.preset import load_preset, save_preset
-from app.weights_io import WeightsFile, parameter_count, save_weights
+from app.network_file import WeightsFile, parameter_count
+from app.weights_io import save_weights
 kind, path = sys.argv[1], sys.argv[2]
 base = load_preset("tcnn-hash")  # a hash grid: a weights file of a few MB, so kills land inside writes
 versions = []
@@ -57,7 +58,7 @@ def test_sigkill_during_saves_leaves_a_whole_file(tmp_path, kind):
             assert attempt == 0  # killed before its first save finished
             continue
         if kind == "weights":
-            weights = load_weights(path)  # a damaged file would raise StudioError
+            weights = open_network(path)  # a damaged file would raise StudioError
             seed = weights.preset.training.seed
             np.testing.assert_array_equal(weights.parameters, np.full(weights.parameters.size, seed, np.float32))
         else:

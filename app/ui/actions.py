@@ -17,7 +17,9 @@ from ..network import NetworkConfig
 from ..optimizers import OptimizerConfig
 from ..preset import Preset, load_preset, save_preset
 from ..texture import load_image, save_image
-from ..weights_io import WeightsFile, load_weights, save_weights
+from ..formats import open_network
+from ..network_file import WeightsFile
+from ..weights_io import save_weights
 from .engine import apply_live, defer, guarded, request_build, submit_encoder
 from .state import AppState, Texture
 
@@ -207,7 +209,7 @@ def save_weights_to(state: AppState, path: str | Path) -> None:
 
 def export_weights_as(state: AppState, fmt: str, path: str | Path) -> None:
     """Writes the current network in another tool's format (app/export); refusals show in the window."""
-    from ..export import export_weights
+    from ..formats import export_weights
     path = Path(path).expanduser()
 
     def task():
@@ -219,7 +221,7 @@ def export_weights_as(state: AppState, fmt: str, path: str | Path) -> None:
 def load_weights_from(state: AppState, path: str | Path) -> None:
     path = Path(path).expanduser()
     loaded = []
-    if not guarded(state, "load weights", lambda: loaded.append(load_weights(path))):
+    if not guarded(state, "load weights", lambda: loaded.append(open_network(path))):
         return
     weights = loaded[0]
     current = current_preset(state)

@@ -174,7 +174,7 @@ def gui_menus(state: AppState) -> None:
         if imgui.menu_item_simple("Export prediction as PNG...", enabled=state.trainer is not None):
             _open_export(state)
         if imgui.begin_menu("Export weights as", state.trainer is not None):
-            from ..export import FORMATS
+            from ..formats import FORMATS
             for fmt in FORMATS.values():
                 if imgui.menu_item_simple(f"{fmt.name} ({fmt.suffix})..."):
                     _open_export_weights(state, fmt)

@@ -157,7 +157,7 @@ def test_weights_header_transform_is_checked():
     import numpy as np
     from app.network import Layout
     from app.network_file import WeightsFile
-from app.weights_io import MAGIC, decode_weights, encode_weights
+    from app.weights_io import MAGIC, decode_weights, encode_weights
     preset = load_preset("rtxns-simple-training")
     params = np.zeros(Layout.of(preset.encoding.output_dims, preset.network).parameter_count, np.float32)
     data = encode_weights(WeightsFile(preset, params, (4, 4), "flip"))

@@ -25,11 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a network on a texture, headless")
     t.add_argument("--texture", required=True, help="image file (PNG, JPEG, ... anything imageio reads)")
     t.add_argument("--preset", default="rtxns-simple-training", help="preset name (presets/*.json) or JSON path")
-    t.add_argument("--steps", type=int, help="training steps (default: the preset's)")
-    t.add_argument("--batch", type=int, help="samples per step (default: the preset's)")
-    t.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
-    t.add_argument("--seed", type=int, help="seed for initial weights and sample positions")
-    t.add_argument("--transform", choices=["none", "flip", "zoom"], help="UV transform of the target")
+    for _, s in train_options():  # from the preset's declarations: same type, choices and range checks
+        t.add_argument(s.flag, type=s.kind, choices=s.choices() if s.choices else None,
+                       help=f"{s.doc} (default: the preset's)")
     t.add_argument("--size", help="resample the texture to WxH before training")
     t.add_argument("--out", help="write the trained weights here")
     t.add_argument("--preview", help="write the network's image (PNG) here")
@@ -123,19 +121,23 @@ def cmd_info(args) -> int:
     return 0
 
 
-# option -> (Preset method, key): the preset's own checks are the options' checks
-TRAIN_OPTIONS = {"lr": ("with_optimizer", "learning_rate"), "steps": ("with_training", "steps"),
-                 "batch": ("with_training", "batch_size"), "seed": ("with_training", "seed"),
-                 "transform": ("with_training", "transform")}
+def train_options():
+    """(Preset method, setting) for each preset setting declared with a `train` option."""
+    from .optimizers import OptimizerConfig
+    from .preset import TrainingConfig
+    from .registry import settings_of
+    return [(method, s) for method, cls in (("with_training", TrainingConfig), ("with_optimizer", OptimizerConfig))
+            for s in settings_of(cls) if s.flag]
 
 
 def _with_options(preset, args):
-    for option, (method, key) in TRAIN_OPTIONS.items():
-        value = getattr(args, option)
+    """The preset with the `train` options applied through its own checks."""
+    for method, s in train_options():
+        value = getattr(args, s.flag[2:].replace("-", "_"))
         try:
-            preset = getattr(preset, method)(**{key: value})
+            preset = getattr(preset, method)(**{s.name: value})
         except StudioError as err:
-            raise StudioError(f"--{option} {shown(value)}: {err}") from None
+            raise StudioError(f"{s.flag} {shown(value)}: {err}") from None
     return preset
 
 

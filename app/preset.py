@@ -15,46 +15,38 @@ from .jsonfile import parse_json, shown
 from .losses import LossConfig
 from .network import NetworkConfig
 from .optimizers import OptimizerConfig
-from .registry import expect_object, reject_unknown, take
+from .registry import expect_object, parse_settings, reject_unknown, setting, settings_of
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 SECTIONS = ["description", "encoding", "network", "loss", "optimizer", "training"]
 
 
+def _transforms() -> tuple:
+    from .texture import TRANSFORMS
+    return tuple(TRANSFORMS)
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
-    batch_size: int = 16384
-    steps: int = 2000
-    loss_scale: float = 1024.0     # multiplies gradients in float16 networks; the optimizer divides it out
-    seed: int = 1337
-    transform: str = "none"
-    dynamic_loss_scale: bool = False  # halve on non-finite gradients, double after growth_interval finite steps
-    loss_scale_growth_interval: int = 2000
+    batch_size: int = setting(16384, lo=64, hi=1 << 20, flag="--batch", doc="samples per training step")
+    steps: int = setting(2000, lo=1, hi=10_000_000, flag="--steps", doc="training steps")
+    loss_scale: float = setting(1024.0, lo=1.0, hi=65536.0,
+                                doc="multiplies gradients in float16 networks; the optimizer divides it out")
+    seed: int = setting(1337, lo=0, hi=2**32 - 1, flag="--seed", doc="seed for initial weights and sample positions")
+    transform: str = setting("none", choices=_transforms, flag="--transform", doc="UV transform of the target")
+    dynamic_loss_scale: bool = setting(False, doc="halve the loss scale on non-finite gradients, double it after "
+                                                  "loss_scale_growth_interval finite steps")
+    loss_scale_growth_interval: int = setting(2000, lo=1, hi=10**9, doc="finite steps before the scale doubles")
 
     @classmethod
     def from_config(cls, section: object, where: str = "training") -> "TrainingConfig":
-        from .texture import TRANSFORMS
-        s = expect_object(section, where)
-        d = cls()
-        cfg = cls(batch_size=take(s, "batch_size", int, d.batch_size, where, lo=64, hi=1 << 20),
-                  steps=take(s, "steps", int, d.steps, where, lo=1, hi=10_000_000),
-                  loss_scale=take(s, "loss_scale", float, d.loss_scale, where, lo=1.0, hi=65536.0),
-                  seed=take(s, "seed", int, d.seed, where, lo=0, hi=2**32 - 1),
-                  transform=take(s, "transform", str, d.transform, where, choices=tuple(TRANSFORMS)),
-                  dynamic_loss_scale=take(s, "dynamic_loss_scale", bool, d.dynamic_loss_scale, where),
-                  loss_scale_growth_interval=take(s, "loss_scale_growth_interval", int,
-                                                  d.loss_scale_growth_interval, where, lo=1, hi=10**9))
-        reject_unknown(s, where, ["batch_size", "steps", "loss_scale", "seed", "transform", "dynamic_loss_scale",
-                                  "loss_scale_growth_interval"])
-        return cfg
+        return cls(**parse_settings(cls, expect_object(section, where), where))
 
     def to_config(self) -> dict:
-        out = {"batch_size": self.batch_size, "steps": self.steps, "loss_scale": self.loss_scale,
-               "seed": self.seed, "transform": self.transform}
-        defaults = (TrainingConfig.dynamic_loss_scale, TrainingConfig.loss_scale_growth_interval)
-        if (self.dynamic_loss_scale, self.loss_scale_growth_interval) != defaults:  # written when set
-            out.update(dynamic_loss_scale=self.dynamic_loss_scale,
-                       loss_scale_growth_interval=self.loss_scale_growth_interval)
+        """Every setting, except the dynamic loss scale's pair while both are at their defaults."""
+        out = {s.name: getattr(self, s.name) for s in settings_of(TrainingConfig)}
+        if all(out[key] == getattr(TrainingConfig, key) for key in ("dynamic_loss_scale", "loss_scale_growth_interval")):
+            del out["dynamic_loss_scale"], out["loss_scale_growth_interval"]
         return out
 
 

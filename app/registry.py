@@ -1,6 +1,7 @@
 """Name -> component registries and strict config-section parsing shared by every family."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
 from .errors import StudioError
@@ -73,3 +74,55 @@ def reject_unknown(section: dict, where: str, known: list[str]) -> None:
 def _kind_name(kinds: tuple) -> str:
     names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+# ---- config sections declared once ----
+# A section is a frozen dataclass whose fields carry their rules in ``setting(...)``; parsing, checking,
+# writing back, command-line flags and UI widgets all read the same declaration (``settings_of``).
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: type
+    default: Any
+    lo: float | None = None
+    hi: float | None = None
+    choices: Callable[[], tuple] | None = None  # allowed values, asked when parsing (registries fill late)
+    parse: Callable[[Any, str], Any] | None = None  # (value, where) -> canonical value, e.g. activation aliases
+    doc: str = ""
+    flag: str | None = None       # the `train` command-line option that sets it
+    otypes: tuple[str, ...] = ()  # the otypes it applies to (empty: all)
+
+    def applies_to(self, otype: str | None) -> bool:
+        return not self.otypes or otype in self.otypes
+
+
+_KINDS = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def setting(default, *, lo=None, hi=None, choices=None, parse=None, doc="", flag=None, otypes=()):
+    """A dataclass field declared with its range, documentation, command-line flag and otypes."""
+    return field(default=default, metadata={"setting": dict(lo=lo, hi=hi, choices=choices, parse=parse, doc=doc,
+                                                            flag=flag, otypes=tuple(otypes))})
+
+
+def settings_of(cls, otype: str | None = None) -> list[Setting]:
+    """The declared settings of a section class (those of ``otype`` when given), in declaration order."""
+    out = []
+    for f in fields(cls):
+        if "setting" in f.metadata:
+            s = Setting(f.name, _KINDS[f.type] if isinstance(f.type, str) else f.type, f.default, **f.metadata["setting"])
+            if otype is None or s.applies_to(otype):
+                out.append(s)
+    return out
+
+
+def parse_settings(cls, section: dict, where: str, otype: str | None = None, extra_keys: tuple = ()) -> dict:
+    """Values of ``cls``'s settings (of ``otype``) from a config section; unknown keys are errors."""
+    values = {}
+    for s in settings_of(cls, otype):
+        choices = s.choices() if s.choices else None
+        value = take(section, s.name, s.kind, s.default, where, lo=s.lo, hi=s.hi, choices=choices)
+        values[s.name] = s.parse(value, f"{where}.{s.name}") if s.parse else value
+    reject_unknown(section, where, [*extra_keys, *(s.name for s in settings_of(cls, otype))])
+    return values

@@ -4,8 +4,6 @@ Core calls that raise StudioError are reported in the window; the previous state
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +14,7 @@ from ..losses import LossConfig
 from ..network import NetworkConfig
 from ..optimizers import OptimizerConfig
 from ..preset import Preset, load_preset, save_preset
+from ..registry import settings_of
 from ..texture import load_image, save_image
 from ..formats import open_network
 from ..network_file import WeightsFile
@@ -70,19 +69,9 @@ def set_transform(state: AppState, name: str) -> None:
     state.render_requested = True
 
 
-@functools.lru_cache(maxsize=None)
 def optimizer_keys(otype: str) -> tuple[str, ...]:
-    """The hyperparameters the core accepts for optimizer ``otype`` (asked of its own parser)."""
-    keys = []
-    for f in dataclasses.fields(OptimizerConfig):
-        if f.name == "otype":
-            continue
-        try:
-            OptimizerConfig.from_config({"otype": otype, f.name: f.default})
-            keys.append(f.name)
-        except StudioError:
-            pass
-    return tuple(keys)
+    """The hyperparameters optimizer ``otype`` reads, as OptimizerConfig declares them."""
+    return tuple(s.name for s in settings_of(OptimizerConfig, otype))
 
 
 def set_live(state: AppState, *, loss: str | None = None, optimizer: str | None = None,

@@ -1,12 +1,17 @@
 """Benchmark: training throughput and quality of the Slang trainer next to PyTorch on the CPU, same run.
 
     python -m app.bench [--preset NAME[,NAME...]|all] [--size 256] [--batch 16384] [--steps 100] [--no-torch]
+                        [--mlp auto|portable|coopvec] [--window SECONDS]
 
 Both train the same network (encoding, widths, activations, Adam, loss) on the same texture for the same
 number of samples; PyTorch runs in float32 on the CPU (its float16 CPU path is not a fair reference) and
 implements the identity, frequency and hash-grid encodings (other presets get no PyTorch row). Prints
-samples/s, PSNR after the fixed sample count, inference pixels/s, and the ratios. Timings never decide a
-test; this is a script for people.
+samples/s, PSNR after the fixed sample count, inference pixels/s, and the ratios; then the host time to
+record one training step (CPU microseconds of this process, nothing running on the device meanwhile) and
+the steps/s at batch 64, where fixed per-step costs dominate. ``--window`` also runs the real window (under
+xvfb-run when there is no display) for SECONDS at the first preset and the window's batch, and compares
+its training rate with the headless loop's at the same batch, measured in the same run. Timings never
+decide a test; this is a script for people.
 """
 from __future__ import annotations
 
@@ -22,14 +27,15 @@ import numpy as np
 from pathlib import Path
 
 from .device import create_device
+from .errors import StudioError
 from .preset import load_preset
 from .texture import load_image
 from .trainer import Trainer
 
 
-def bench_slang(image, preset, steps, warmup=3):
+def bench_slang(image, preset, steps, warmup=3, mlp_path=None):
     device = create_device()
-    trainer = Trainer(device, image, preset)
+    trainer = Trainer(device, image, preset, mlp_path=mlp_path)
     trainer.train(warmup)  # compiles the kernels
     trainer.reset()
     t0 = time.perf_counter()
@@ -42,7 +48,53 @@ def bench_slang(image, preset, steps, warmup=3):
         trainer.render()
     infer_rate = reps * image.shape[0] * image.shape[1] / (time.perf_counter() - t0)
     return {"name": f"slang {trainer.mlp_path} ({trainer.info.adapter.split(' (')[0]}, {preset.network.precision})",
-            "samples_per_s": steps * trainer.batch / seconds, "psnr": psnr, "infer_px_per_s": infer_rate}
+            "samples_per_s": steps * trainer.batch / seconds, "psnr": psnr, "infer_px_per_s": infer_rate,
+            "host_us_per_step": host_cost(trainer)}
+
+
+def host_cost(trainer, steps=256) -> float:
+    """CPU microseconds of this process to record one training step (the device is idle meanwhile)."""
+    device = trainer.device
+    device.wait_for_idle()
+    enc = device.create_command_encoder()
+    t0 = time.process_time()
+    trainer.append_steps(enc, steps)
+    cb = enc.finish()
+    cost = (time.process_time() - t0) / steps * 1e6
+    device.submit_command_buffer(cb)
+    device.wait_for_idle()
+    return cost
+
+
+def headless_rate(image, preset, seconds, mlp_path=None, batch=None) -> dict:
+    """Steps/s and samples/s of the headless loop (as ``train`` runs it: chunks of up to 64 steps) over about
+    ``seconds`` of wall time, after a warm-up."""
+    if batch:
+        preset = preset.with_training(batch_size=batch)
+    trainer = Trainer(create_device(), image, preset, mlp_path=mlp_path)
+    trainer.train(20)
+    t0, s0 = time.perf_counter(), trainer.step
+    while time.perf_counter() - t0 < seconds:
+        trainer.train(64)
+    elapsed = time.perf_counter() - t0
+    return {"steps_per_s": (trainer.step - s0) / elapsed, "samples_per_s": (trainer.step - s0) * trainer.batch / elapsed}
+
+
+def window_rate(preset_name: str, batch: int, seconds: float, mlp_path=None) -> dict:
+    """The real window's training rate (app/ui/measure.py in a subprocess, under xvfb-run without a display)."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    cmd = [sys.executable, "-m", "app.ui.measure", "--seconds", str(seconds), "--preset", preset_name,
+           "--batch", str(batch)] + (["--mlp", mlp_path] if mlp_path else [])
+    if not os.environ.get("DISPLAY"):
+        if not shutil.which("xvfb-run"):
+            return {"error": "no display and no xvfb-run"}
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"] + cmd
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    return json.loads(lines[-1]) if lines else {"error": (out.stderr.strip().splitlines() or ["no output"])[-1]}
 
 
 def _torch_encoder(torch, enc):
@@ -151,6 +203,9 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=16384)
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--precision", choices=["preset", "float32", "float16"], default="preset")
+    p.add_argument("--mlp", choices=["auto", "portable", "coopvec"], default=None, help="MLP implementation")
+    p.add_argument("--window", type=float, default=0.0, metavar="SECONDS",
+                   help="also measure the real window's training rate for SECONDS against the headless loop's")
     args = p.parse_args(argv)
     from .device import SHADER_DIR
     from .preset import available_presets
@@ -160,11 +215,17 @@ def main(argv=None) -> int:
     print(f"texture {Path(texture).name} at {args.size}x{args.size}; batch {args.batch}; {args.steps} steps = "
           f"{args.steps * args.batch:,} samples per run; host {platform.machine()} with {os.cpu_count()} CPUs")
     print(f"{'preset':22s} {'implementation':52s} {'train samples/s':>16s} {'PSNR dB':>8s} {'infer px/s':>12s}")
+    extra = []
     for name in names:
         preset = load_preset(name).with_training(batch_size=args.batch)
         if args.precision != "preset":
             preset = replace(preset, network=replace(preset.network, precision=args.precision))
-        rows = [bench_slang(image, preset, args.steps), None if args.no_torch else bench_torch(image, preset, args.steps)]
+        try:
+            rows = [bench_slang(image, preset, args.steps, mlp_path=args.mlp),
+                    None if args.no_torch else bench_torch(image, preset, args.steps)]
+        except StudioError as err:  # e.g. a network the requested MLP path cannot run
+            print(f"{name:22s} not run: {err}", flush=True)
+            continue
         for r in rows:
             if r:
                 print(f"{name:22s} {r['name']:52s} {r['samples_per_s']:16,.0f} {r['psnr']:8.2f} "
@@ -173,6 +234,25 @@ def main(argv=None) -> int:
             print(f"{name:22s} {'ratio slang / pytorch':52s} {rows[0]['samples_per_s'] / rows[1]['samples_per_s']:15.2f}x"
                   f" {rows[0]['psnr'] - rows[1]['psnr']:+7.2f}  {rows[0]['infer_px_per_s'] / rows[1]['infer_px_per_s']:11.2f}x",
                   flush=True)
+        small = headless_rate(image, preset, 5.0, args.mlp, batch=64)
+        extra.append(f"{name:22s} host {rows[0]['host_us_per_step']:6.1f} us CPU per recorded step; "
+                     f"batch 64: {small['steps_per_s']:6.0f} steps/s")
+    print("\n".join(extra), flush=True)
+    if args.window:
+        preset = load_preset(names[0])
+        if args.precision != "preset":
+            preset = replace(preset, network=replace(preset.network, precision=args.precision))
+        batch = preset.training.batch_size
+        headless = headless_rate(image, preset, args.window, args.mlp, batch=batch)
+        window = window_rate(names[0], batch, args.window, args.mlp)
+        if "error" in window:
+            print(f"window: {window['error']}")
+        else:
+            print(f"{names[0]} at batch {batch}: window {window['samples_per_s']:,.0f} samples/s at "
+                  f"{window['fps']:.1f} fps ({window['steps_per_frame']:.0f} steps/frame; device time: training "
+                  f"{window['share_training']:.0%}, views {window['share_render']:.0%}, idle {window['share_idle']:.0%}); "
+                  f"headless {headless['samples_per_s']:,.0f} samples/s; window / headless "
+                  f"{window['samples_per_s'] / headless['samples_per_s']:.2f}", flush=True)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Command-line front end: train, infer, export, info. Never imports the UI."""
+"""Command-line front end: train, infer, export, runs, info. Never imports the UI."""
 from __future__ import annotations
 
 import argparse
@@ -33,9 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preview", help="write the network's image (PNG) here")
     t.add_argument("--init", metavar="FILE", help="start from this network (weights file, RTXNS .bin or JSON): its "
                    "encoding and network replace the preset's, which still supplies loss, optimizer and training")
+    t.add_argument("--no-record", action="store_true", help="do not record this run in the experiment log")
     _add_import_options(t)
     i = sub.add_parser("infer", help="render a weights file's image (also RTXNS .bin and JSON networks)")
-    i.add_argument("--weights", required=True)
+    source = i.add_mutually_exclusive_group(required=True)
+    source.add_argument("--weights", help="weights file, RTXNS .bin or JSON")
+    source.add_argument("--run", metavar="ID", help="the final weights of this run in the experiment log")
     i.add_argument("--out", required=True, help="output image (PNG)")
     i.add_argument("--size", help="WxH (default: the training texture's size)")
     _add_import_options(i)
@@ -54,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="slang, hlsl: weights as constant arrays in the source (default) or read from a buffer "
                         "nts_weights, written to OUT.weights.bin (little-endian float32)")
     _add_import_options(e)
+    from .cli_runs import add_runs_parser
+    add_runs_parser(sub)
     sub.add_parser("info", help="device, adapter, features and MLP paths")
     return p
 
@@ -100,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         from .ui.main import run_app
         return run_app(mlp_path=args.mlp)
     try:
-        return {"train": cmd_train, "infer": cmd_infer, "export": cmd_export, "info": cmd_info}[args.command](args)
+        from .cli_runs import cmd_runs
+        return {"train": cmd_train, "infer": cmd_infer, "export": cmd_export, "runs": cmd_runs,
+                "info": cmd_info}[args.command](args)
     except StudioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -187,18 +194,19 @@ def cmd_train(args) -> int:
     print(f"training {preset.name} on {Path(args.texture).name} ({w}x{h}, transform {trainer.transform}) "
           f"with {trainer.layout.parameter_count} parameters, batch {trainer.batch}, {steps} steps, "
           f"{trainer.info.adapter} ({trainer.mlp_path} MLP)", file=sys.stderr)
-    psnr = trainer.psnr()
-    chunk = max(1, min(64, steps // 50 or 1))
-    next_psnr = 0
-    while trainer.step < steps:
-        trainer.train(min(chunk, steps - trainer.step))
-        trainer.check_finite()
-        if trainer.step >= next_psnr or trainer.step == steps:
-            psnr = trainer.psnr()
-            next_psnr = trainer.step + max(1, steps // 10)
-        _progress(trainer, steps, psnr)
-    print(file=sys.stderr)
-    psnr = trainer.psnr()
+    trainer.warm_up()  # the driver's pipeline compiles are not training time
+    recorder = None if args.no_record else _recorder(trainer, args.texture)
+    try:
+        _train_loop(trainer, steps, recorder)
+    except StudioError:  # the loop's only StudioError: training diverged
+        if recorder is not None:
+            recorder.finish("diverged")
+        raise
+    except BaseException:
+        if recorder is not None:
+            recorder.finish("stopped")
+        raise
+    psnr, views = trainer.evaluate(images=("prediction",) if args.preview else ())
     rate = trainer.samples_seen / trainer.train_seconds
     stats = {"steps": trainer.step, "samples": trainer.samples_seen, "loss": trainer.last_loss(), "psnr": psnr,
              "train_seconds": trainer.train_seconds, "samples_per_s": rate, "adapter": trainer.info.adapter,
@@ -207,10 +215,45 @@ def cmd_train(args) -> int:
         save_weights(args.out, WeightsFile(preset, trainer.parameters(), (w, h), trainer.transform, stats))
         print(f"wrote weights {args.out}", file=sys.stderr)
     if args.preview:
-        save_image(args.preview, trainer.prediction())
+        save_image(args.preview, views["prediction"])
         print(f"wrote preview {args.preview}", file=sys.stderr)
-    print(f"psnr={psnr:.2f} samples_per_s={rate:.0f} steps={trainer.step} seconds={trainer.train_seconds:.2f}")
+    run_id = recorder.finish("finished", psnr=psnr) if recorder is not None else None
+    print(f"psnr={psnr:.2f} samples_per_s={rate:.0f} steps={trainer.step} seconds={trainer.train_seconds:.2f}"
+          + (f" run={run_id}" if run_id is not None else ""))
     return 0
+
+
+def _recorder(trainer, texture: str):
+    """A Recorder of this run into the experiment log, or None (after one note) when there is no log."""
+    from .runlog import Recorder, open_log
+    note = lambda text: print(f"note: {text}", file=sys.stderr)  # noqa: E731
+    log = open_log(note)
+    if log is None:
+        return None
+    recorder = Recorder(log, "cli", note)
+    recorder.start(trainer, texture)
+    return recorder if recorder.active else None
+
+
+def _train_loop(trainer, steps: int, recorder) -> None:
+    # Progress PSNR on a bounded view (a subsample of large textures); full resolution only at the end.
+    psnr = trainer.progress_psnr()
+    chunk = max(1, min(64, steps // 50 or 1))
+    next_psnr = 0
+    while trainer.step < steps:
+        trainer.train(min(chunk, steps - trainer.step))
+        trainer.check_finite()
+        if recorder is not None:
+            recorder.add("loss", trainer.step, trainer.train_seconds, trainer.last_loss())
+        if trainer.step >= next_psnr or trainer.step == steps:
+            psnr = trainer.progress_psnr()
+            next_psnr = trainer.step + max(1, steps // 10)
+            if recorder is not None:
+                recorder.add("psnr", trainer.step, trainer.train_seconds, psnr)
+        if recorder is not None:
+            recorder.update()
+        _progress(trainer, steps, psnr)
+    print(file=sys.stderr)
 
 
 def _progress(trainer, steps: int, psnr: float) -> None:
@@ -232,6 +275,11 @@ def cmd_infer(args) -> int:
     from .texture import parse_size, save_image
     from .trainer import Trainer
 
+    if args.run is not None:
+        from .runlog import RunLog, parse_run_id
+        log = RunLog()
+        args.weights = str(log.weights_path(parse_run_id(args.run)))
+        log.close()
     weights = _load_network(args.weights, args)
     size = parse_size(args.size) if args.size else weights.texture_size
     if not all(size):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import StudioError
+from .step_passes import PassSpec
 
 
 class EncodingParameters:
@@ -46,11 +47,8 @@ class EncodingParameters:
         self.grads.copy_from_numpy(np.zeros(self.count, np.float32))
         return g
 
-    def append_check(self, encoder, kernels, scaler) -> None:
-        kernels.check_encoding_gradients.dispatch(thread_count=[self.count, 1, 1], command_encoder=encoder,
-                                                  grads=self.grads, count=self.count, scaler=scaler)
-
-    def append_optimizer(self, encoder, kernels, opt: dict, scaler) -> None:
-        kernels.optimizer_encoding.dispatch(thread_count=[self.count, 1, 1], command_encoder=encoder,
-                                            params=self.master, table=self.table, grads=self.grads, moment1=self.moment1,
-                                            moment2=self.moment2, count=self.count, scaler=scaler, opt=opt)
+    def optimizer_pass(self, kernels, opt: dict, state) -> PassSpec:
+        """The table's optimizer pass (its gradients are checked by the MLP's weight-gradient pass)."""
+        return PassSpec(kernels.optimizer_encoding, self.count, {
+            "params": self.master, "table": self.table, "grads": self.grads, "moment1": self.moment1,
+            "moment2": self.moment2, "count": self.count, "state": state, "opt": opt})

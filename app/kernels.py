@@ -16,7 +16,7 @@ from .network import Layout, NetworkConfig
 from .shader_ids import shader_defines
 
 # Samples per thread of the portable MLP: each broadcast weight is reused this many times.
-DEFAULT_SAMPLES_PER_THREAD = 4
+SAMPLES_PER_THREAD = 4
 # Inputs per weight-gradient task (4 or 8): 8 x DW_COLS sums live in registers (measured on lavapipe).
 DW_COLS = 8
 
@@ -45,9 +45,7 @@ def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt:
 class NetworkKernels:
     train: object
     weight_gradients: object
-    reduce_gradients: object
     optimizer: object
-    check_encoding_gradients: object
     optimizer_encoding: object
     publish: object
     infer: object
@@ -55,12 +53,11 @@ class NetworkKernels:
 
 
 @dataclass
-class ImageKernels:
-    """Passes that do not depend on the network (images, loss-scale bookkeeping)."""
+class ViewKernels:
+    """Passes of the views that do not depend on the network (shaders/views.slang)."""
     reference: object
     loss_visualization: object
     squared_error_rows: object
-    update_loss_scale: object
 
 
 def _compile(device, session, module: str, entry: str):
@@ -79,35 +76,32 @@ def slang_session(device, defines: dict[str, str]):
 
 def _kernels(device, family: str, defines: dict[str, str], cls, entries: dict[str, tuple[str, str]], **extra):
     """``cls`` with each field compiled from (module, entry point), in one Slang session per define set;
-    cached per device."""
-    key = (id(device), family, tuple(sorted(defines.items())))
+    cached per device (keyed by the device itself, not its id: a device created later at a dead one's
+    address must not find the dead one's kernels)."""
+    key = (device, family, tuple(sorted(defines.items())))
     if key not in _cache:
         session = slang_session(device, defines)
         _cache[key] = cls(**{field: _compile(device, session, *where) for field, where in entries.items()}, **extra)
     return _cache[key]
 
 
-def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout,
-                    spt: int | None = None) -> NetworkKernels:
-    spt = spt or DEFAULT_SAMPLES_PER_THREAD
+def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout) -> NetworkKernels:
+    spt = SAMPLES_PER_THREAD
     return _kernels(device, "network", network_defines(encoding, net, layout, spt), NetworkKernels, {
         "train": ("train", "train_forward_backward"),
         "weight_gradients": ("train", "weight_gradients"),
-        "reduce_gradients": ("optimizer", "reduce_gradients"),
         "optimizer": ("optimizer", "optimizer_step"),
-        "check_encoding_gradients": ("optimizer", "check_encoding_gradients"),
         "optimizer_encoding": ("optimizer", "optimizer_encoding"),
         "publish": ("optimizer", "publish_weights"),
         "infer": ("inference", "infer_pixels"),
     }, samples_per_thread=spt)
 
 
-def image_kernels(device) -> ImageKernels:
-    return _kernels(device, "image", {}, ImageKernels, {
-        "reference": ("image_ops", "reference_image"),
-        "loss_visualization": ("image_ops", "loss_visualization"),
-        "squared_error_rows": ("image_ops", "squared_error_rows"),
-        "update_loss_scale": ("loss_scale", "update_loss_scale"),
+def view_kernels(device) -> ViewKernels:
+    return _kernels(device, "views", {}, ViewKernels, {
+        "reference": ("views", "reference_image"),
+        "loss_visualization": ("views", "loss_visualization"),
+        "squared_error_rows": ("views", "squared_error_rows"),
     })
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from .errors import StudioError
 from .kernels import coopvec_kernels
 from .network import Layout
+from .step_passes import PassSpec
 
 ALIGN = 64  # bytes; matrix and bias blocks start on this boundary
 
@@ -100,7 +101,7 @@ class CoopVecMLP:
         self.device, self.network, self.layout = device, network, layout
         self.kernels = coopvec_kernels(device, encoding, network, layout)
         self.placement = CoopVecPlacement(device, layout)
-        usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access
+        usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access | spy.BufferUsage.copy_source
         n = self.placement.total_bytes
         self.params = device.create_buffer(size=n, usage=usage)
         self.grads = device.create_buffer(size=n, usage=usage)
@@ -137,18 +138,18 @@ class CoopVecMLP:
             self.sample_loss = self.device.create_buffer(size=batch * 4, format=spy.Format.r32_float,
                                                          usage=self._usage)
 
-    def append_gradients(self, encoder, pass_args: dict, shader_vars: dict) -> None:
-        self.kernels.train.dispatch(thread_count=[self._batch, 1, 1], command_encoder=encoder,
-                                    weights=self._weights(), grads=self.grads, sample_loss=self.sample_loss,
-                                    **pass_args)
-
-    def append_optimizer(self, encoder, opt: dict, scaler) -> None:
+    def training_passes(self, pass_args: dict, opt: dict, state, shader_vars: dict,
+                        encoding_count: int = 0) -> tuple[list, list]:
+        """(gradient passes, update passes) of one step: forward + backward accumulating float16 gradients,
+        then their finiteness check and the elementwise optimizer."""
         k = self.kernels
-        k.check_gradients.dispatch(thread_count=[self.count, 1, 1], command_encoder=encoder, grads=self.grads,
-                                   count=self.count, scaler=scaler)
-        k.optimizer.dispatch(thread_count=[self.count, 1, 1], command_encoder=encoder, params=self.params,
-                             grads=self.grads, master=self.master, moment1=self.moment1, moment2=self.moment2,
-                             count=self.count, scaler=scaler, opt=opt)
+        train = PassSpec(k.train, self._batch, {"weights": self._weights(), "grads": self.grads,
+                                                "sample_loss": self.sample_loss, "state": state, **pass_args})
+        check = PassSpec(k.check_gradients, self.count, {"grads": self.grads, "count": self.count, "state": state})
+        optimizer = PassSpec(k.optimizer, self.count, {
+            "params": self.params, "grads": self.grads, "master": self.master, "moment1": self.moment1,
+            "moment2": self.moment2, "count": self.count, "state": state, "opt": opt})
+        return [train], [check, optimizer]
 
     def gradient_sum(self) -> np.ndarray:
         data = self.grads.to_numpy().tobytes()
@@ -162,8 +163,11 @@ class CoopVecMLP:
     def records_array(self):
         raise StudioError("the CoopVec path keeps activations in registers; per-sample records are portable-only")
 
-    def append_infer(self, encoder, size: tuple[int, int], output, alpha: float, shader_vars: dict) -> None:
+    def append_infer(self, encoder, size: tuple[int, int], tile: tuple[int, int, int, int], output, alpha: float,
+                     shader_vars: dict) -> None:
         import slangpy as spy
-        self.kernels.infer.dispatch(thread_count=[size[0] * size[1], 1, 1], command_encoder=encoder,
+        x0, y0, w, h = tile
+        self.kernels.infer.dispatch(thread_count=[w * h, 1, 1], command_encoder=encoder,
                                     weights=self._weights(), first_pixel=0, image_size=spy.uint2(*size),
-                                    alpha=alpha, output=output)
+                                    tile_origin=spy.uint2(x0, y0), tile_size=spy.uint2(w, h), alpha=alpha,
+                                    output=output)

@@ -6,6 +6,7 @@ import numpy as np
 from . import kernels as _kernels
 from .kernels import network_kernels
 from .network import Layout
+from .step_passes import PassSpec
 
 INFER_CHUNK = 1 << 16  # pixels per inference dispatch: bounds the record buffer at any resolution
 
@@ -19,7 +20,7 @@ class PortableMLP:
         self.device, self.network, self.layout, self.software = device, network, layout, software
         self.kernels = network_kernels(device, encoding, network, layout)
         self.spt = self.kernels.samples_per_thread
-        self._usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access
+        self._usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access | spy.BufferUsage.copy_source
         # float16 networks store weights and records as float16 (half the memory traffic)
         self._format = spy.Format.rgba16_float if network.half else spy.Format.rgba32_float
         self._float4_bytes = 8 if network.half else 16
@@ -82,30 +83,27 @@ class PortableMLP:
         tasks = sum(lay.out_rows(l) // 8 * blocks(l) for l in range(lay.layers))
         return tasks * self.partitions * 8
 
-    def append_gradients(self, encoder, pass_args: dict, shader_vars: dict) -> None:
-        """Forward + backward for one batch, then the gradient reduction into the partials.
-        ``shader_vars``: global variables of the encoding (a trainable encoding's table and gradient)."""
-        k = self.kernels
-        k.train.dispatch(thread_count=[self._stride // self.spt, 1, 1], command_encoder=encoder, vars=shader_vars,
-                         wf=self.wf, wt=self.wt, records=self.records, sample_loss=self.sample_loss,
-                         stride=self._stride, **pass_args)
-        k.weight_gradients.dispatch(
-            thread_count=[self._gradient_threads(), 1, 1], command_encoder=encoder,
-            records=self.records, stride=self._stride, partitions=self.partitions,
-            partition_len=self.partition_len, partials=self.partials, param_floats=self.layout.padded_floats)
-
-    def append_optimizer(self, encoder, opt: dict, scaler) -> None:
-        """Sums the partials (flagging non-finite gradients), then updates unless the step is skipped."""
+    def training_passes(self, pass_args: dict, opt: dict, state, shader_vars: dict,
+                        encoding_count: int = 0) -> tuple[list, list]:
+        """(gradient passes, update passes) of one step: forward + backward, the weight-gradient partials
+        (which also check a trainable encoding's ``encoding_count`` table gradients), then the optimizer,
+        which sums the partials. ``pass_args``: the training pass's arguments; ``opt``: OptimizerParams."""
         k, floats = self.kernels, self.layout.padded_floats
-        k.reduce_gradients.dispatch(thread_count=[floats, 1, 1], command_encoder=encoder, partials=self.partials,
-                                    partial_rows=self.partitions * 8, param_floats=floats, scaler=scaler)
-        k.optimizer.dispatch(
-            thread_count=[self._optimizer_units(), 1, 1], command_encoder=encoder, partials=self.partials,
-            master=self.master, moment1=self.moment1, moment2=self.moment2, wf=self.wf, wt=self.wt,
-            scaler=scaler, opt=opt)
+        train = PassSpec(k.train, self._stride // self.spt, {
+            "wf": self.wf, "wt": self.wt, "records": self.records, "sample_loss": self.sample_loss,
+            "stride": self._stride, "state": state, **pass_args}, shader_vars)
+        gradients = PassSpec(k.weight_gradients, self._gradient_threads() + encoding_count, {
+            "records": self.records, "stride": self._stride, "partitions": self.partitions,
+            "partition_len": self.partition_len, "partials": self.partials, "param_floats": floats,
+            "encoding_count": encoding_count, "state": state}, shader_vars)
+        optimizer = PassSpec(k.optimizer, self._optimizer_units(), {
+            "partials": self.partials, "partial_rows": self.partitions * 8, "param_floats": floats,
+            "master": self.master, "moment1": self.moment1, "moment2": self.moment2, "wf": self.wf, "wt": self.wt,
+            "state": state, "opt": opt})
+        return [train, gradients], [optimizer]
 
     def gradient_sum(self) -> np.ndarray:
-        """Compact sum of the partials written by the last append_gradients (still loss-scaled)."""
+        """Compact sum of the partials written by the last gradient passes (still loss-scaled)."""
         rows = self.partials.to_numpy().view(np.float32).reshape(self.partitions * 8, -1)
         return self.layout.unpack(rows.astype(np.float64).sum(axis=0))
 
@@ -118,15 +116,18 @@ class PortableMLP:
         return self.records.to_numpy().view(dtype).reshape(self.layout.record_slots, self._stride, 4)
 
     # ---- inference ----
-    def append_infer(self, encoder, size: tuple[int, int], output, alpha: float, shader_vars: dict) -> None:
+    def append_infer(self, encoder, size: tuple[int, int], tile: tuple[int, int, int, int], output, alpha: float,
+                     shader_vars: dict) -> None:
+        """The prediction of the (x, y, w, h) ``tile`` of a ``size`` image into ``output`` (w x h)."""
         import slangpy as spy
         if self._infer_records is None:
             self._infer_records = self._typed(self.layout.record_slots * INFER_CHUNK)
-        pixels = size[0] * size[1]
+        x0, y0, w, h = tile
+        pixels = w * h
         for first in range(0, pixels, INFER_CHUNK):
             count = min(INFER_CHUNK, pixels - first)
             self.kernels.infer.dispatch(
                 thread_count=[(count + 63) // 64 * 64 // self.spt, 1, 1], command_encoder=encoder, vars=shader_vars,
-                wf=self.wf,
-                records=self._infer_records, stride=INFER_CHUNK, first_pixel=first, image_size=spy.uint2(*size),
+                wf=self.wf, records=self._infer_records, stride=INFER_CHUNK, first_pixel=first,
+                image_size=spy.uint2(*size), tile_origin=spy.uint2(x0, y0), tile_size=spy.uint2(w, h),
                 alpha=alpha, output=output)

@@ -44,11 +44,13 @@ class OptimizerConfig:
             return self.learning_rate
         return self.learning_rate * self.decay_base ** ((step - self.decay_start) // self.decay_interval)
 
-    def shader_params(self, step: int) -> dict:
-        """The OptimizerParams struct of shaders/optimizer.slang for one step."""
-        return {"kind": self.id, "learning_rate": float(self.learning_rate_at(step)), "beta1": float(self.beta1),
-                "beta2": float(self.beta2), "epsilon": float(self.epsilon), "step": step, "l2_reg": float(self.l2_reg), "weight_decay": float(self.weight_decay),
-                "momentum": float(self.momentum)}
+    def shader_params(self) -> dict:
+        """The OptimizerParams struct of shaders/optimizer.slang (the GPU applies the schedule per step)."""
+        return {"kind": self.id, "learning_rate": float(self.learning_rate), "beta1": float(self.beta1),
+                "beta2": float(self.beta2), "epsilon": float(self.epsilon), "l2_reg": float(self.l2_reg),
+                "weight_decay": float(self.weight_decay), "momentum": float(self.momentum),
+                "decay_start": int(self.decay_start), "decay_interval": int(self.decay_interval),
+                "decay_base": float(self.decay_base)}
 
     @classmethod
     def from_config(cls, section: object, where: str = "optimizer") -> "OptimizerConfig":

@@ -54,22 +54,23 @@ def to_rgb_float(data: np.ndarray, name: str = "image", size: tuple[int, int] | 
     h, w = data.shape[:2]
     if max(h, w) > MAX_TEXTURE_SIDE:
         raise StudioError(f"{name} is {w}x{h}; the largest side supported is {MAX_TEXTURE_SIDE} (use --size to resample)")
-    if data.dtype == np.uint8:
-        rgb = data.astype(np.float32) / 255.0
-    elif data.dtype == np.uint16:
-        rgb = data.astype(np.float32) / 65535.0
-    elif data.dtype == bool:
+    # In place where possible: an 8192 x 8192 texture is 805 MB as float RGB, and every temporary counts.
+    if data.dtype == bool:
         rgb = data.astype(np.float32)
     elif np.issubdtype(data.dtype, np.floating):
         rgb = np.nan_to_num(data.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
     elif np.issubdtype(data.dtype, np.integer):
-        rgb = data.astype(np.float32) / float(np.iinfo(data.dtype).max)
+        rgb = data.astype(np.float32)
+        np.divide(rgb, 255.0 if data.dtype == np.uint8 else float(np.iinfo(data.dtype).max), out=rgb)
     else:
         raise StudioError(f"{name} has unsupported pixel type {data.dtype}")
     channels = rgb.shape[2]
     if channels in (1, 2):  # gray, gray+alpha
         rgb = np.repeat(rgb[:, :, :1], 3, axis=2)
-    rgb = np.ascontiguousarray(np.clip(rgb[:, :, :3], 0.0, 1.0), dtype=np.float32)
+    if rgb.shape[2] == 3:
+        np.clip(rgb, 0.0, 1.0, out=rgb)
+    else:  # drop alpha
+        rgb = np.ascontiguousarray(np.clip(rgb[:, :, :3], 0.0, 1.0), dtype=np.float32)
     if size is not None and (size[0], size[1]) != (w, h):
         rgb = resample(rgb, size)
     return rgb
@@ -99,7 +100,9 @@ def save_image(path: str | Path, rgb: np.ndarray) -> None:
     """Writes float RGB in [0,1] as an 8-bit image, atomically (temp file + rename)."""
     import imageio.v3 as iio
     from .atomic import atomic_write
-    data = (np.clip(rgb[:, :, :3], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    data = np.empty((*rgb.shape[:2], 3), np.uint8)
+    for y in range(0, rgb.shape[0], 256):  # in bands: the float temporaries of a whole 8192^2 image are GBs
+        data[y:y + 256] = (np.clip(rgb[y:y + 256, :, :3], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     ext = Path(path).suffix.lower() or ".png"
     try:
         encoded = iio.imwrite("<bytes>", data, extension=ext)

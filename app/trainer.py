@@ -1,8 +1,10 @@
 """The training core: one network on one texture: training steps, inference, metrics. No UI code here.
 
-Frame order (one command encoder, one submit): N x [forward+backward -> gradient reduction ->
-optimizer], then on demand inference -> reference/loss images -> PSNR. The MLP implementation
-(portable or CoopVec, app/mlp_*.py) is chosen once, in app/device.py's choose_mlp_path.
+Frame order (one command encoder, one submit): N x [forward+backward -> weight-gradient partials ->
+optimizer], then on demand inference -> reference/loss images -> PSNR. The step number and loss scale
+live on the GPU (app/train_state.py), so a step's passes are bound once (app/step_passes.py) and each
+recorded step costs a bind and a dispatch per pass. The MLP implementation (portable or CoopVec,
+app/mlp_*.py) is chosen once, in app/device.py's choose_mlp_path.
 """
 from __future__ import annotations
 
@@ -15,12 +17,18 @@ import numpy as np
 from .device import DeviceInfo, choose_mlp_path, describe
 from .encoding_state import EncodingParameters
 from .errors import StudioError
-from .kernels import image_kernels
 from .mlp_coopvec import CoopVecMLP, coopvec_supports
 from .mlp_portable import PortableMLP
 from .network import Layout, initial_parameters
 from .preset import Preset
+from .step_passes import StepPasses
 from .texture import transform_id
+from .train_state import Readout, TrainState
+from .views import Views
+
+
+PROGRESS_SIDE = 512      # long side of the view progress PSNR is measured on
+UPLOAD_BAND_TEXELS = 1 << 22  # texels per upload of the training target (64 MB of float RGBA)
 
 
 @dataclass
@@ -47,19 +55,18 @@ class Trainer:
         self.mlp = engine(device, self.encoding, self.network, self.layout, software=self.info.software)
         self.encoding_state = (EncodingParameters(device, self.encoding, self.network.half)
                                if self.encoding.parameter_count else None)
-        self.images = image_kernels(device)
+        self.views = Views(device)
         self.loss = preset.loss
         self.optimizer = preset.optimizer
         self.encoding_optimizer_override = preset.encoding_optimizer
         self.transform = preset.training.transform
-        self.scaler = device.create_buffer(element_count=4, struct_size=4,
-                                           usage=spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access)
+        self.state = TrainState(device)
+        self._passes, self._passes_key = None, None
         self.loss_scale = preset.training.loss_scale if self.network.half else 1.0
         self.seed = preset.training.seed if seed is None else seed
         self.step = 0
         self.samples_seen = 0
         self.train_seconds = 0.0
-        self._views = {}
         self.set_batch_size(preset.training.batch_size)
         # Without an image (inference from a weights file) the target is one black texel.
         self.set_image(np.zeros((1, 1, 3), np.float32) if image is None else image)
@@ -73,14 +80,38 @@ class Trainer:
         self.mlp.set_batch_size(batch)
 
     def set_image(self, image: np.ndarray) -> None:
+        """Uploads the training target (float RGB, H x W x 3) in bands of rows, so that the RGBA copy the
+        texture needs never exists whole (an 8192 x 8192 texture would need 1 GB more)."""
         spy = self._spy
         image = np.asarray(image, np.float32)
         h, w = image.shape[:2]
-        rgba = np.concatenate([image, np.ones((h, w, 1), np.float32)], axis=2)
-        self.image = image
         self.image_size = (w, h)
         self.target = self.device.create_texture(format=spy.Format.rgba32_float, width=w, height=h,
-                                                 usage=spy.TextureUsage.shader_resource, data=rgba)
+                                                 usage=spy.TextureUsage.shader_resource
+                                                 | spy.TextureUsage.copy_destination)
+        band = max(1, UPLOAD_BAND_TEXELS // w)
+        for y0 in range(0, h, band):  # slangpy uploads whole textures only: a band texture, then a copy
+            rows = image[y0:y0 + band]
+            rgba = np.concatenate([rows, np.ones((*rows.shape[:2], 1), np.float32)], axis=2)
+            part = self.device.create_texture(format=spy.Format.rgba32_float, width=w, height=rows.shape[0],
+                                              usage=spy.TextureUsage.copy_source, data=rgba)
+            enc = self.device.create_command_encoder()
+            enc.copy_texture(self.target, 0, 0, spy.uint3(0, y0, 0), part, 0, 0, spy.uint3(0, 0, 0),
+                             spy.uint3(w, rows.shape[0], 1))
+            self.device.submit_command_buffer(enc.finish())
+            self.device.wait_for_idle()  # frees the band before the next one
+
+    def apply(self, preset: Preset) -> None:
+        """The settings of ``preset`` that need no recompile: loss, optimizers, transform, batch size and the
+        loss-scaling settings (the running loss scale itself continues). Its encoding and network must be
+        this trainer's."""
+        if (preset.encoding, preset.network) != (self.encoding, self.network):
+            raise StudioError("a different encoding or network needs a new Trainer")
+        self.set_transform(preset.training.transform)
+        if preset.training.batch_size != self.batch:
+            self.set_batch_size(preset.training.batch_size)
+        self.preset, self.loss, self.optimizer = preset, preset.loss, preset.optimizer
+        self.encoding_optimizer_override = preset.encoding_optimizer
 
     def set_transform(self, name: str) -> None:
         transform_id(name)
@@ -109,13 +140,11 @@ class Trainer:
         self._reset_scaler()
 
     def _reset_scaler(self) -> None:
-        words = np.array([np.float32(self._loss_scale).view(np.uint32), 0, 0, 0], np.uint32)
-        self.scaler.copy_from_numpy(words)
+        self.state.reset(self._loss_scale)
 
     def loss_scale_state(self) -> tuple[float, int]:
         """(current loss scale, steps skipped because their gradients were not finite)."""
-        words = self.scaler.to_numpy().view(np.uint32)
-        return float(words[:1].view(np.float32)[0]), int(words[2])
+        return self.state.read(self.step)
 
     def set_parameters(self, compact: np.ndarray) -> None:
         """Loads compact parameters (as files store them: the MLP's, then the encoding's); clears the
@@ -138,36 +167,59 @@ class Trainer:
             return np.concatenate([self.mlp.parameters(), self.encoding_state.parameters()])
         return self.mlp.parameters()
 
-    def _shader_vars(self) -> dict:
+    def shader_vars(self) -> dict:
+        """Global shader variables of the encoding (a trainable encoding's table and gradient)."""
         return self.encoding_state.shader_vars() if self.encoding_state else {}
 
     # ---- training ----
-    def _pass_args(self, step: int) -> dict:
-        w, h = self.image_size
-        return {"target": self.target, "target_size": self._spy.uint2(w, h),
-                "transform": transform_id(self.transform), "loss": self.loss.id, "batch": self.batch,
-                "seed": self.seed, "step": step, "alpha": float(self.network.leaky_relu_alpha),
-                # the loss is a mean over samples and channels; the loss scale comes from the GPU state
-                "grad_scale": float(1.0 / (self.batch * 3.0)), "scaler": self.scaler}
+    def _live_settings(self) -> tuple:
+        """Everything a bound step pass depends on; when it changes, the passes are bound again."""
+        return (self.batch, self.loss, self.optimizer, self.encoding_optimizer_override, self.transform,
+                self.preset.training, self.seed, self.target)
 
-    def append_steps(self, encoder, n: int) -> None:
-        """Records n training steps into ``encoder`` (nothing runs until it is submitted)."""
-        for _ in range(n):
-            self.step += 1
-            self.mlp.append_gradients(encoder, self._pass_args(self.step), self._shader_vars())
-            if self.encoding_state:  # flag non-finite table gradients before either optimizer runs
-                self.encoding_state.append_check(encoder, self.mlp.kernels, self.scaler)
-            self.mlp.append_optimizer(encoder, self.optimizer.shader_params(self.step), self.scaler)
+    def step_passes(self) -> StepPasses:
+        key = self._live_settings()
+        if key != self._passes_key:
+            w, h = self.image_size
+            training = self.preset.training
+            pass_args = {"target": self.target, "target_size": self._spy.uint2(w, h),
+                         "transform": transform_id(self.transform), "loss": self.loss.id, "batch": self.batch,
+                         "seed": self.seed, "alpha": float(self.network.leaky_relu_alpha),
+                         # the loss is a mean over samples and channels; the loss scale comes from the GPU state
+                         "grad_scale": float(1.0 / (self.batch * 3.0)),
+                         "dynamic": int(training.dynamic_loss_scale and self.network.half),
+                         "growth_interval": training.loss_scale_growth_interval}
+            state = self.state.buffer
+            count = self.encoding.parameter_count
+            gradient, update = self.mlp.training_passes(pass_args, self.optimizer.shader_params(), state,
+                                                        self.shader_vars(), count)
             if self.encoding_state:
                 opt = self.encoding_optimizer_override or self.optimizer
-                self.encoding_state.append_optimizer(encoder, self.mlp.kernels, opt.shader_params(self.step),
-                                                     self.scaler)
-            training = self.preset.training
-            self.images.update_loss_scale.dispatch(
-                thread_count=[1, 1, 1], command_encoder=encoder, scaler=self.scaler,
-                dynamic=int(training.dynamic_loss_scale and self.network.half),
-                growth_interval=training.loss_scale_growth_interval)
+                update.append(self.encoding_state.optimizer_pass(self.mlp.kernels, opt.shader_params(), state))
+            self._passes, self._passes_key = StepPasses.bind(self.device, gradient, update), key
+        return self._passes
+
+    def append_steps(self, encoder, n: int, marshalled: bool = False) -> None:
+        """Records n training steps into ``encoder`` (nothing runs until it is submitted). ``marshalled``:
+        through slangpy's per-call argument marshalling instead of the bound passes (same results; slower)."""
+        self.step_passes().record(encoder, self.step + 1, n, marshalled=marshalled)
+        self.step += n
         self.samples_seen += n * self.batch
+
+    def warm_up(self, size: tuple[int, int] | None = None, poll: bool = False) -> None:
+        """Runs one step and one render (at ``size``, default a progress view), so that the driver compiles
+        its pipelines now (lavapipe compiles at the first dispatch: 10-30 s per network cold), then puts
+        the parameters back and restarts the step count. ``poll``: wait by polling instead of blocking in
+        the driver (which holds Python's GIL), for a worker thread beside a UI."""
+        saved = self.parameters()
+        enc = self.device.create_command_encoder()
+        self.append_steps(enc, 1)
+        self.append_render(enc, size or self._progress_size())
+        sid = self.device.submit_command_buffer(enc.finish())
+        while poll and not self.device.is_submit_finished(sid):
+            time.sleep(0.005)
+        self.device.wait_for_idle()
+        self.set_parameters(saved)
 
     def train(self, steps: int, steps_per_submit: int = 16) -> TrainingStats:
         """Runs ``steps`` training steps, ``steps_per_submit`` per command buffer; waits for the GPU."""
@@ -187,7 +239,7 @@ class Trainer:
         """Compact loss gradient for the batch the next step will draw, without updating anything
         (the loss scale is divided out). For tests and diagnostics."""
         enc = self.device.create_command_encoder()
-        self.mlp.append_gradients(enc, self._pass_args(self.step + 1), self._shader_vars())
+        self.step_passes().record(enc, self.step + 1, 1, passes="gradient")
         self.device.submit_command_buffer(enc.finish())
         self.device.wait_for_idle()
         grads = self.mlp.gradient_sum()
@@ -205,11 +257,19 @@ class Trainer:
         rec = self.mlp.records_array()[:lay.in0_chunks, :self.batch, :]  # (chunks, batch, 4)
         return rec.transpose(1, 0, 2).reshape(self.batch, -1)[:, :lay.input_dims].astype(np.float32)
 
-    def check_finite(self) -> None:
-        """Raises StudioError when training has diverged (NaN or infinite loss or MLP weights; the window
-        calls this every frame, so a large encoding table is not read back: its values reach the loss)."""
-        loss = self.last_loss()
-        if self.step and not (math.isfinite(loss) and np.isfinite(self.mlp.parameters()).all()):
+    def append_readout(self, encoder) -> Readout:
+        """Records a copy of the last step's losses and the training state into host-visible memory."""
+        return Readout(self.device, encoder, self.mlp.sample_loss, self.batch, self.state, self.step)
+
+    def check_finite(self, loss: float | None = None) -> None:
+        """Raises StudioError when training has diverged: a NaN or infinite loss, or (when ``loss`` is not
+        given) MLP weights. A large encoding table is not read back: its values reach the loss."""
+        if loss is None:
+            loss = self.last_loss()
+            finite = math.isfinite(loss) and np.isfinite(self.mlp.parameters()).all()
+        else:
+            finite = math.isfinite(loss)
+        if self.step and not finite:
             advice = " or use float32 precision" if self.network.half else ""
             raise StudioError(f"training diverged at step {self.step} (loss is {loss}); lower the learning rate "
                               f"({self.optimizer.learning_rate:g}){advice}")
@@ -220,60 +280,41 @@ class Trainer:
             return math.nan
         return float(self.mlp.sample_losses(self.batch).astype(np.float64).mean())
 
-    # ---- inference and images ----
-    def _view_textures(self, size: tuple[int, int]):
-        if size not in self._views:
-            spy = self._spy
-            usage = spy.TextureUsage.shader_resource | spy.TextureUsage.unordered_access
-            make = lambda: self.device.create_texture(format=spy.Format.rgba32_float, width=size[0],
-                                                      height=size[1], usage=usage)
-            self._views[size] = {name: make() for name in ("prediction", "reference", "loss")}
-            self._views[size]["row_sums"] = self.device.create_buffer(
-                element_count=size[1], struct_size=4, usage=spy.BufferUsage.unordered_access)
-        return self._views[size]
+    # ---- inference and images (app/views.py) ----
+    def append_render(self, encoder, size: tuple[int, int] | None = None, loss_scale: float = 1.0,
+                      tile: tuple[int, int, int, int] | None = None) -> dict:
+        """Records the views of an image of ``size`` (default: the texture's) or of its (x, y, w, h) ``tile``."""
+        return self.views.append(encoder, self, size, loss_scale, tile)
 
-    def append_render(self, encoder, size: tuple[int, int] | None = None, loss_scale: float = 1.0) -> dict:
-        """Records inference, the transformed reference and the loss view at ``size`` (default: the texture's)."""
-        spy = self._spy
-        size = tuple(size or self.image_size)
-        views = self._view_textures(size)
-        self.mlp.append_infer(encoder, size, views["prediction"], float(self.network.leaky_relu_alpha),
-                              self._shader_vars())
-        img = self.images
-        w, h = self.image_size
-        dims = spy.uint2(*size)
-        img.reference.dispatch(thread_count=[size[0], size[1], 1], command_encoder=encoder, source=self.target,
-                               source_size=spy.uint2(w, h), transform=transform_id(self.transform),
-                               image_size=dims, output=views["reference"])
-        img.loss_visualization.dispatch(thread_count=[size[0], size[1], 1], command_encoder=encoder,
-                                        prediction=views["prediction"], reference=views["reference"],
-                                        image_size=dims, scale=float(loss_scale), output=views["loss"])
-        img.squared_error_rows.dispatch(thread_count=[size[1], 1, 1], command_encoder=encoder,
-                                        prediction=views["prediction"], reference=views["reference"],
-                                        image_size=dims, row_sums=views["row_sums"])
-        return views
-
-    def render(self, size: tuple[int, int] | None = None, loss_scale: float = 1.0) -> dict:
+    def render(self, size: tuple[int, int] | None = None, loss_scale: float = 1.0,
+               tile: tuple[int, int, int, int] | None = None) -> dict:
         enc = self.device.create_command_encoder()
-        views = self.append_render(enc, size, loss_scale)
+        views = self.append_render(enc, size, loss_scale, tile)
         self.device.submit_command_buffer(enc.finish())
         self.device.wait_for_idle()
         return views
 
+    def evaluate(self, size: tuple[int, int] | None = None, images: tuple[str, ...] = ()) -> tuple[float, dict]:
+        """PSNR at ``size`` (default: the texture's) and the requested views as float32 RGB (Views.evaluate)."""
+        return self.views.evaluate(self, size, images)
+
     def psnr(self, size: tuple[int, int] | None = None) -> float:
-        """PSNR (dB) of the full prediction (clamped to [0,1]) against the transformed reference."""
-        size = tuple(size or self.image_size)
-        views = self.render(size)
-        return psnr_from_row_sums(views["row_sums"].to_numpy().view(np.float32), size)
+        """PSNR (dB) of the prediction (clamped to [0,1]) against the transformed reference."""
+        return self.evaluate(size)[0]
+
+    def progress_psnr(self) -> float:
+        """PSNR on a bounded-size view of the texture (long side at most PROGRESS_SIDE: a regular
+        subsample of its texels), for progress reports that must not cost a full-resolution render."""
+        return self.psnr(self._progress_size())
+
+    def _progress_size(self) -> tuple[int, int]:
+        w, h = self.image_size
+        scale = min(1.0, PROGRESS_SIDE / max(w, h))
+        return max(1, round(w * scale)), max(1, round(h * scale))
 
     def prediction(self, size: tuple[int, int] | None = None) -> np.ndarray:
         """The network's image as float32 RGB (H, W, 3), unclamped."""
-        return self.render(size)["prediction"].to_numpy()[:, :, :3].copy()
+        return self.evaluate(size, ("prediction",))[1]["prediction"]
 
     def reference(self, size: tuple[int, int] | None = None) -> np.ndarray:
-        return self.render(size)["reference"].to_numpy()[:, :, :3].copy()
-
-
-def psnr_from_row_sums(row_sums: np.ndarray, size: tuple[int, int]) -> float:
-    mse = float(np.asarray(row_sums, np.float64).sum()) / (size[0] * size[1] * 3)
-    return float("inf") if mse <= 0 else 10.0 * math.log10(1.0 / mse)
+        return self.evaluate(size, ("reference",))[1]["reference"]

@@ -20,3 +20,9 @@ def small_image():
     """A smooth 16x16 test image with structure in every channel."""
     y, x = np.mgrid[0:16, 0:16] / 15.0
     return np.stack([x, y, 0.5 + 0.4 * np.sin(6 * x * y)], 2).astype(np.float32)
+
+
+@pytest.fixture(autouse=True)
+def _private_experiment_log(tmp_path_factory, monkeypatch):
+    """Runs recorded by tests (CLI train, the window) go to a temporary log, never the user's."""
+    monkeypatch.setenv("NTS_HOME", str(tmp_path_factory.mktemp("nts-home")))

@@ -58,10 +58,12 @@ def wait_until(ctx, condition, what: str, timeout: float = 90.0) -> None:
 
 
 def next_render(ctx, state, what: str) -> None:
-    """Waits for a render requested after this call (when paused, the views then show the current weights)."""
-    serial = state.images.serial
+    """Waits for a render recorded after this call (when paused, the views then show the current weights;
+    a render already queued before the call does not count)."""
+    import time
+    asked = time.monotonic()
     state.render_requested = True
-    wait_until(ctx, lambda: state.images.serial > serial, what)
+    wait_until(ctx, lambda: state.images.recorded > asked, what)
 
 
 def type_into(ctx, ref: str, text: str) -> None:
@@ -113,7 +115,7 @@ def test_window(small_texture, tmp_path, artifacts):
 
         # Pause (button) stops the steps; Space resumes and pauses again.
         ctx.item_click("**/Pause")
-        wait_until(ctx, lambda: state.inflight is None, "the last submission")
+        wait_until(ctx, lambda: not state.inflight, "the last submission")
         step = state.trainer.step
         ctx.yield_(20)
         assert not state.training and state.trainer.step == step

@@ -105,7 +105,7 @@ def test_cli_train_then_infer(tmp_path):
     assert "warning" not in r.stderr.lower()  # shaders compile cleanly
     last = r.stdout.strip().splitlines()[-1]
     fields = dict(kv.split("=") for kv in last.split())
-    assert list(fields) == ["psnr", "samples_per_s", "steps", "seconds"]
+    assert list(fields) == ["psnr", "samples_per_s", "steps", "seconds", "run"]  # run: its id in the experiment log
     assert fields["steps"] == "40" and float(fields["psnr"]) > 5
     r = run_cli("infer", "--weights", str(out), "--out", str(image))
     assert r.returncode == 0, r.stderr

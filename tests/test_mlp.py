@@ -172,3 +172,17 @@ def test_loss_scaler_skips_and_halves_on_inf_then_grows(device, small_image):
     trainer.set_image(np.full((2, 2, 3), np.inf, np.float32))
     trainer.train(2)
     assert trainer.loss_scale_state() == (1024.0, 3)
+
+
+def test_gpu_learning_rate_schedule_matches_numpy(device, small_image):
+    """The step number and the decayed learning rate come from the GPU training state: SGD with a
+    schedule over several steps against numpy, each step's gradient taken from the same batch."""
+    encoding, net = CASES["relu-none-f32-w16"]
+    trainer = make_trainer(device, small_image, encoding, net)
+    trainer.optimizer = OptimizerConfig("sgd", 0.05, decay_start=1, decay_interval=2, decay_base=0.5)
+    w = trainer.parameters().astype(np.float64)
+    for step in range(1, 6):
+        g = trainer.gradients()
+        trainer.train(1)
+        w = w - trainer.optimizer.learning_rate_at(step) * g
+        np.testing.assert_allclose(trainer.parameters(), w, rtol=1e-5, atol=1e-6)

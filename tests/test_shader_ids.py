@@ -23,7 +23,7 @@ def test_every_id_a_shader_names_is_emitted():
     named = {(name, token) for name, text in code.items()
              for token in re.findall(rf"\b(?:{PREFIXES})_[A-Z0-9_]+\b", text)}
     assert {(name, token) for name, token in named if token not in defines} == set()
-    assert {token for _, token in named} >= {"ACT_LEAKY_RELU", "LOSS_L1", "OPT_SGD", "TRANSFORM_FLIP", "SCALER_FOUND"}
+    assert {token for _, token in named} >= {"ACT_LEAKY_RELU", "LOSS_L1", "OPT_SGD", "TRANSFORM_FLIP"}
 
 
 def test_ids_are_distinct_within_each_family():

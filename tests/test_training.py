@@ -32,8 +32,11 @@ def test_training_raises_psnr_far_above_the_untrained_network(device, image):
 
 def test_same_seed_gives_identical_weights(device, image):
     runs = []
-    for _ in range(2):
+    for warm in (False, True):  # a warm-up step (pipeline compiles) leaves no trace
         trainer = Trainer(device, image, small_rtxns(), seed=42)
+        if warm:
+            trainer.warm_up()
+            assert trainer.step == 0
         trainer.train(20)
         runs.append(trainer.parameters())
     np.testing.assert_array_equal(runs[0], runs[1])
@@ -53,3 +56,45 @@ def test_divergence_is_reported(device, image):
             trainer.train(1)
             trainer.check_finite()
     assert "float32" not in str(err.value)  # it is float32 already: only the learning rate can help
+
+
+def test_bound_passes_equal_marshalled_dispatches_bit_for_bit(device, image):
+    """The fast recording path (passes bound once, step and loss scale on the GPU) against slangpy's
+    per-call marshalling of the same passes: a float32 run with a learning-rate schedule and a live
+    change of loss and learning rate midway gives identical weights."""
+    from dataclasses import replace
+    preset = small_rtxns()
+    preset = replace(preset, network=replace(preset.network, precision="float32"),
+                     optimizer=replace(preset.optimizer, decay_start=3, decay_interval=2, decay_base=0.7))
+    runs = []
+    for marshalled in (False, True):
+        trainer = Trainer(device, image, preset, seed=5)
+        for chunk in range(3):
+            if chunk == 2:
+                trainer.loss = replace(trainer.loss, otype="l1")
+                trainer.optimizer = replace(trainer.optimizer, learning_rate=0.002)
+            enc = device.create_command_encoder()
+            trainer.append_steps(enc, 4, marshalled=marshalled)
+            device.submit_command_buffer(enc.finish())
+        device.wait_for_idle()
+        runs.append(trainer.parameters())
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_large_images_upload_in_bands_and_evaluate_in_tiles(device, image, monkeypatch):
+    """The target is uploaded in bands of rows and full-resolution results come from tiles: both give
+    exactly what one piece would (a 37 x 53 image in 5-row bands and 16-pixel tiles)."""
+    import app.trainer as trainer_module
+    import app.views as views_module
+    rng = np.random.default_rng(1)
+    odd = rng.random((37, 53, 3)).astype(np.float32)
+    trainer = Trainer(device, odd, small_rtxns())
+    whole = trainer.evaluate(images=("prediction",))
+    monkeypatch.setattr(trainer_module, "UPLOAD_BAND_TEXELS", 53 * 5)
+    monkeypatch.setattr(views_module, "TILE", 16)
+    banded = Trainer(device, odd, small_rtxns())
+    np.testing.assert_array_equal(banded.target.to_numpy()[:, :, :3], odd)
+    np.testing.assert_array_equal(banded.reference(), odd)
+    psnr, views = banded.evaluate(images=("prediction",))
+    np.testing.assert_array_equal(views["prediction"], whole[1]["prediction"])
+    assert abs(psnr - whole[0]) < 1e-6

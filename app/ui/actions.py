@@ -20,6 +20,7 @@ from ..formats import open_network
 from ..network_file import WeightsFile
 from ..weights_io import save_weights
 from .engine import apply_live, defer, guarded, request_build, submit_encoder
+from .run_tracking import end_run
 from .state import AppState, Texture
 
 PRESET_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -52,6 +53,7 @@ def open_texture(state: AppState, path: str | Path) -> bool:
 
     def task():
         tr = state.trainer
+        end_run(state)
         if tr is not None:
             tr.set_image(texture.image)
             tr.reset()
@@ -168,6 +170,7 @@ def reset_weights(state: AppState, seed: int | None = None) -> None:
     state.preset = state.preset.with_training(seed=seed)
 
     def task():
+        end_run(state)
         if state.trainer is not None:
             state.trainer.reset(seed)
         state.history.clear()
@@ -229,8 +232,10 @@ def switch_to_pending_weights(state: AppState) -> None:
     request_build(state, preset, f"network of {path.name}", after=lambda _tr: _use_weights(state, path, weights))
 
 
-def _use_weights(state: AppState, path: Path, weights: WeightsFile) -> None:
+def _use_weights(state: AppState, path: Path, weights: WeightsFile, run_id: int | None = None) -> None:
+    """``run_id``: the logged run the weights come from."""
     tr = state.trainer
+    end_run(state, restored_from=run_id)
     tr.set_parameters(weights.parameters)
     state.preset = state.preset.with_training(transform=weights.transform)
     tr.set_transform(weights.transform)

@@ -1,11 +1,18 @@
 """The frame loop: what the GPU does in each UI frame, without the UI ever waiting for it.
 
 Every frame ``tick`` (1) swaps in a network that finished compiling in a background thread,
-(2) collects the submission in flight once the device reports it done (loss, views, PSNR),
-(3) runs queued device tasks (new texture, weights, resets touch GPU buffers, so they run when
-nothing is in flight), (4) records training steps, and now and then a render, into one command
-encoder and submits it. Waiting on the device holds Python's GIL inside slangpy, which would freeze
-the window, so the UI only polls ``is_submit_finished``.
+(2) collects the submissions the device reports done (loss, views, PSNR), (3) runs queued device
+tasks (new texture, weights, resets touch GPU buffers, so they run when nothing is in flight),
+(4) records training steps, and now and then a render, into one command encoder and submits it.
+Waiting on the device holds Python's GIL inside slangpy, which would freeze the window, so the UI
+only polls ``is_submit_finished``.
+
+Up to two training submissions are queued, so the device starts the next one while the UI is still
+drawing the frame in which the previous one finished: with one, it idled until the next poll (the
+window trained at a third of the CLI's rate on lavapipe). Each submission copies its last loss and
+the training state into host-visible memory (Trainer.append_readout), which the UI reads without
+waiting for the work queued behind it. A render is never followed by more work until it is
+collected, because reading its views back waits for everything queued.
 """
 from __future__ import annotations
 
@@ -19,10 +26,14 @@ import numpy as np
 
 from ..device import choose_mlp_path, create_device, describe
 from ..errors import StudioError
-from ..trainer import Trainer, psnr_from_row_sums
+from ..trainer import Trainer
+from ..views import psnr_from_row_sums
+from . import run_tracking
 from .state import VIEW_NAMES, AppState, BuildRequest, Submission
 
 MAX_STEPS_PER_FRAME = 4096
+QUEUE_DEPTH = 2  # training submissions in flight
+RECORD_SECONDS_PER_STEP = 100e-6  # host time to record a step, generously (36-71 us measured on 2 cores)
 
 
 class BuildJob:
@@ -48,7 +59,7 @@ class BuildJob:
             if self.device is None:
                 self.device = create_device()
             self.trainer = self._construct()
-            warm_up(self.trainer, self.view_size)
+            self.trainer.warm_up(self.view_size, poll=True)
         except StudioError as err:
             self.error = str(err)
         except Exception as err:  # a bug: show it in the window rather than lose the app
@@ -70,19 +81,6 @@ class BuildJob:
     @property
     def seconds(self) -> float:
         return time.monotonic() - self.started
-
-
-def warm_up(trainer: Trainer, size: tuple[int, int]) -> None:
-    """One step and one render, so the driver compiles its pipelines here and not on the UI
-    thread; then the seeded initial weights are restored."""
-    device = trainer.device
-    enc = device.create_command_encoder()
-    trainer.append_steps(enc, 1)
-    trainer.append_render(enc, size)
-    sid = device.submit_command_buffer(enc.finish())
-    while not device.is_submit_finished(sid):
-        time.sleep(0.005)
-    trainer.reset()
 
 
 def request_build(state: AppState, preset, reason: str, after: Callable | None = None) -> None:
@@ -117,20 +115,19 @@ def tick(state: AppState, frame_dt: float) -> None:
         finish_build(state)
     if state.training and state.trainer is not None:
         state.trainer.train_seconds += frame_dt   # wall time spent training, as the user sees it
-    if state.inflight is not None:
-        if not state.device.is_submit_finished(state.inflight.id):
-            state.inflight.polls += 1
-            return
+    state.share.add(frame_dt, state.inflight[0] if state.inflight else None, state.training)
+    while state.inflight and state.device.is_submit_finished(state.inflight[0].id):
         if not guarded(state, "reading results", lambda: collect(state, frame_dt)):
             state.training = False
-    while state.device_tasks and state.build_request is None and state.inflight is None:
+    if state.inflight:
+        state.inflight[0].polls += 1
+    while state.device_tasks and state.build_request is None and not state.inflight:
         label, task = state.device_tasks.pop(0)
         guarded(state, label, task)
-    if state.build_request is not None and state.inflight is None:
+    if state.build_request is not None and not state.inflight:
         start_build(state)
         return
-    if state.inflight is not None:  # a task submitted work of its own
-        return
+    run_tracking.follow(state)  # experiment log: start, save (host-side counters only, no device reads)
     if state.trainer is not None and not guarded(state, "training", lambda: submit(state)):
         state.training = state.render_requested = False  # do not repeat a failing submission every frame
 
@@ -151,6 +148,7 @@ def finish_build(state: AppState) -> None:
         return
     tr = state.trainer = job.trainer
     guarded(state, "settings", lambda: apply_live(state))
+    run_tracking.end_run(state)  # experiment log: the previous network's run ends (its curves are still here)
     state.history.clear()
     state.render_requested = True
     state.training = True  # a new network starts learning; loading weights pauses it again below
@@ -163,24 +161,24 @@ def finish_build(state: AppState) -> None:
 
 
 def apply_live(state: AppState) -> None:
-    """Settings that need no recompile: loss, optimizer, transform and batch size."""
-    tr, p = state.trainer, state.preset
-    if tr is None:
-        return
-    tr.loss = p.loss
-    tr.optimizer = p.optimizer
-    tr.set_transform(p.training.transform)
-    if tr.batch != p.training.batch_size:
-        tr.set_batch_size(p.training.batch_size)
+    """Settings that need no recompile: loss, optimizer, transform, batch size, loss scaling."""
+    tr = state.trainer
+    if tr is not None:
+        tr.apply(replace(state.preset, encoding=tr.encoding, network=tr.network))
 
 
 def submit_encoder(state: AppState, encoder, on_done: Callable[[], None]) -> None:
     """Submits work recorded by a device task; ``on_done`` runs on the UI thread once the device is done."""
     sid = state.device.submit_command_buffer(encoder.finish())
-    state.inflight = Submission(sid, 0, None, (0, 0), time.monotonic(), on_done=on_done)
+    state.inflight.append(Submission(sid, 0, None, (0, 0), time.monotonic(), on_done=on_done))
 
 
 def submit(state: AppState) -> None:
+    """Queues the next submission when there is room: training only behind training, never behind a
+    render or a device task's work (their results are read back once done)."""
+    queue = state.inflight
+    if len(queue) >= QUEUE_DEPTH or any(sub.steps == 0 or sub.views is not None for sub in queue):
+        return
     tr, device, pacing = state.trainer, state.device, state.pacing
     steps = int(pacing.steps) if state.training else 0
     if state.single_steps:
@@ -193,31 +191,33 @@ def submit(state: AppState) -> None:
         return
     size = state.view_size()
     enc = device.create_command_encoder()
+    readout = None
     if steps:
         tr.append_steps(enc, steps)
+        readout = tr.append_readout(enc)
     views = tr.append_render(enc, size, loss_scale=state.view.diff_scale) if render else None
     sid = device.submit_command_buffer(enc.finish())
-    state.inflight = Submission(sid, steps, views, size, time.monotonic())
+    queue.append(Submission(sid, steps, views, size, time.monotonic(), readout=readout))
     if render:
         state.render_requested = False
         pacing.last_render = now
 
 
 def collect(state: AppState, frame_dt: float) -> None:
-    sub, state.inflight = state.inflight, None
+    sub = state.inflight.pop(0)
     tr = state.trainer
-    if sub.steps:
-        state.history.loss.add(tr.step, tr.train_seconds, tr.last_loss())
-        state.history.loss_scale = tr.loss_scale_state()
+    if sub.readout is not None:
+        loss, state.history.loss_scale = sub.readout.read()
+        state.history.loss.add(sub.readout.step, tr.train_seconds, loss)
         try:
-            tr.check_finite()
+            tr.check_finite(loss)
         except StudioError as err:
             state.training = False
             state.report(str(err), error=True)
     if sub.views is not None:
         images = state.images
         images.arrays = {name: sub.views[name].to_numpy()[:, :, :3].copy() for name in VIEW_NAMES}
-        images.size, images.step = sub.size, tr.step
+        images.size, images.step, images.recorded = sub.size, tr.step, sub.submitted
         images.serial += 1
         rows = sub.views["row_sums"].to_numpy().view(np.float32)[:sub.size[1]]
         state.history.psnr.add(tr.step, tr.train_seconds, psnr_from_row_sums(rows, sub.size))
@@ -229,13 +229,17 @@ def collect(state: AppState, frame_dt: float) -> None:
 
 
 def adapt_pacing(state: AppState, sub: Submission, frame_dt: float) -> None:
-    """Steps per submission: grow while the device finishes them within a frame, shrink when they take
-    more than two frames or frames go over budget. Work spanning a frame or two keeps the device busy
-    between the UI's polls without delaying the UI. Submissions with a render are not judged."""
+    """Steps per submission: grow while a submission finishes within the frame it became the oldest in,
+    shrink when one takes more than three frames (settings and the loss curve lag behind) or when
+    recording the steps would take a sizeable part of the frame budget. With a second submission
+    queued behind it, the device never waits for the UI, so slow frames (a software device shares the
+    CPU with the UI) are not a reason to record fewer steps: the device is busy either way. Submissions
+    with a render are not judged."""
     p = state.pacing
     if sub.steps == 0 or sub.views is not None or not state.training:
         return
-    if sub.polls >= 2 or frame_dt > p.frame_budget:
+    recording = p.steps * RECORD_SECONDS_PER_STEP
+    if sub.polls >= 3 or recording > 0.25 * p.frame_budget:
         p.steps = max(1.0, p.steps * 0.8)
     elif sub.polls == 0:
         p.steps = min(float(MAX_STEPS_PER_FRAME), p.steps * 1.2 + 0.25)

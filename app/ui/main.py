@@ -13,11 +13,12 @@ from imgui_bundle import hello_imgui, imgui, immapp
 
 from ..errors import StudioError
 from ..preset import Preset, load_preset
-from . import actions, engine
+from . import actions, engine, run_tracking
 from .display import display_problem
 from .file_browser import IMAGE_EXTENSIONS, NETWORK_EXTENSIONS, WEIGHTS_EXTENSIONS, FileBrowser, gui_file_browser
 from .panel_metrics import gui_metrics
 from .panel_network import SAVE_PRESET_POPUP, gui_network
+from .panel_runs import COMPARE_WINDOW, gui_compare, gui_runs
 from .panel_texture import gui_texture
 from .panel_training import gui_training
 from .panel_views import gui_views
@@ -52,7 +53,9 @@ def create_state(texture: str | Path | None = None, preset: str | Path = DEFAULT
         "save": FileBrowser("Save weights", "Save", WEIGHTS_EXTENSIONS),
         "export": FileBrowser("Export prediction", "Save", (".png",)),
         "export_weights": FileBrowser("Export weights", "Save"),
+        "export_run": FileBrowser("Export run weights", "Save", WEIGHTS_EXTENSIONS),
     }
+    run_tracking.open_runs(state)
     engine.request_build(state, chosen, "first network")
     if errors:
         state.report("; ".join(errors), error=True)
@@ -223,6 +226,8 @@ def _docking(state: AppState) -> hello_imgui.DockingParams:
         window("Controls", "ControlSpace", gui_controls),
         window("Views", "MainDockSpace", gui_views, no_scroll),
         window("Metrics", "MetricsSpace", gui_metrics, no_scroll),
+        window("Runs", "MainDockSpace", gui_runs, no_scroll),
+        window(COMPARE_WINDOW, "MainDockSpace", gui_compare, no_scroll),
     ]
     params.layout_condition = hello_imgui.DockingLayoutCondition.application_start
     return params
@@ -261,6 +266,7 @@ def _before_exit(state: AppState) -> None:
         state.build.thread.join()
     if state.device is not None:
         state.device.wait_for_idle()
+    run_tracking.close_runs(state)
     for gl in state.gl_images.values():
         gl.release()
     state.gl_images.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from imgui_bundle import imgui, implot
 
+from .panel_runs import compare_curves
 from .state import AppState, Curve
 from .widgets import human_bytes, human_seconds
 
@@ -23,25 +24,36 @@ def gui_metrics(state: AppState) -> None:
             hist.x_axis = axis
     avail = imgui.get_content_region_avail()
     plot_size = ((avail.x - imgui.get_style().item_spacing.x) / 2, avail.y)
-    _plot(state, "Loss", hist.loss, plot_size, log=True)
+    _plot(state, "Loss", hist.loss, plot_size, log=True, others=compare_curves(state, "loss"))
     imgui.same_line()
-    _plot(state, "PSNR (dB)", hist.psnr, plot_size, log=False)
+    _plot(state, "PSNR (dB)", hist.psnr, plot_size, log=False, others=compare_curves(state, "psnr"))
     imgui.end_group()
 
 
-def _plot(state: AppState, title: str, curve: Curve, size, log: bool) -> None:
+def _plot(state: AppState, title: str, curve: Curve, size, log: bool, others=()) -> None:
+    """The current network's curve, and ``others`` (label, colour, [[step, seconds, value], ...]) when
+    runs are compared."""
     x_label = "step" if state.history.x_axis == "steps" else "training time (s)"
-    ys = np.asarray(curve.values, np.float64)
-    xs = np.asarray(curve.steps if state.history.x_axis == "steps" else curve.seconds, np.float64)
-    ok = np.isfinite(ys) & ((ys > 0) if log else True)
-    if implot.begin_plot(title, size, implot.Flags_.no_legend):
-        fit = implot.AxisFlags_.auto_fit if ok.any() else 0
+    column = 0 if state.history.x_axis == "steps" else 1
+    lines = [("current", None, np.asarray(curve.steps if column == 0 else curve.seconds, np.float64),
+              np.asarray(curve.values, np.float64))]
+    for label, color, points in others:
+        p = np.asarray(points, np.float64).reshape(-1, 3)
+        lines.append((label, color, p[:, column], p[:, 2]))
+    masks = [np.isfinite(ys) & ((ys > 0) if log else True) for _, _, _, ys in lines]
+    any_points = any(m.any() for m in masks)
+    if implot.begin_plot(title, size, 0 if others else implot.Flags_.no_legend):
+        fit = implot.AxisFlags_.auto_fit if any_points else 0
         implot.setup_axes(x_label, "", fit, fit)
         if log:
             implot.setup_axis_scale(implot.ImAxis_.y1, implot.Scale_.log10)
-        if ok.any():
-            implot.plot_line(title.split(" ")[0].lower(), np.ascontiguousarray(xs[ok]), np.ascontiguousarray(ys[ok]))
-        else:  # an empty log axis would span 1e-300..1
+        for (label, color, xs, ys), ok in zip(lines, masks):
+            if ok.any():
+                spec = implot.Spec()
+                if color is not None:
+                    spec.line_color, spec.line_weight = imgui.ImVec4(*color), 2.0
+                implot.plot_line(label, np.ascontiguousarray(xs[ok]), np.ascontiguousarray(ys[ok]), spec)
+        if not any_points:  # an empty log axis would span 1e-300..1
             implot.setup_axes_limits(0, 1, 1e-3 if log else 0, 1, implot.Cond_.always)
         implot.end_plot()
 
@@ -82,4 +94,7 @@ def _gui_counters(state: AppState) -> None:
     _row("MLP path", tr.mlp_path + ("" if tr.mlp_path != "portable" or not tr.info.cooperative_vector
                                    else " (CoopVec available)"))
     _row("frame rate", f"{imgui.get_io().framerate:.0f} fps, {int(state.pacing.steps)} steps/frame")
+    share = state.share
+    if state.training:
+        _row("device time", f"training {share.training:.0%}, views {share.render:.0%}, idle {share.idle:.0%}")
     imgui.end_table()

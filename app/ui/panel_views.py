@@ -4,7 +4,7 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from .gl_texture import GlImage, to_rgba8
-from .state import VIEW_NAMES, AppState
+from .state import VIEW_NAMES, AppState, ViewSettings
 from .widgets import DIM_COLOR, combo, gui_message, tooltip
 
 MODES = ["side by side", *VIEW_NAMES]
@@ -94,30 +94,40 @@ def _upload(state: AppState) -> None:
             gl.serial = images.serial
 
 
-def _visible_uv(state: AppState) -> tuple[tuple[float, float], tuple[float, float]]:
-    half = 0.5 / state.view.zoom
-    cx, cy = state.view.center
+def visible_uv(view: ViewSettings) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The texture rectangle (uv) every view shows at the shared zoom and pan."""
+    half = 0.5 / view.zoom
+    cx, cy = view.center
     return (cx - half, cy - half), (cx + half, cy + half)
 
 
-def _clamp_center(state: AppState) -> None:
-    half = 0.5 / state.view.zoom
-    cx, cy = state.view.center
-    state.view.center = (min(max(cx, half), 1 - half), min(max(cy, half), 1 - half))
+def _clamp_center(view: ViewSettings) -> None:
+    half = 0.5 / view.zoom
+    cx, cy = view.center
+    view.center = (min(max(cx, half), 1 - half), min(max(cy, half), 1 - half))
 
 
 def _gui_image(state: AppState, name: str, size: tuple[float, float]) -> None:
-    view, io = state.view, imgui.get_io()
-    uv0, uv1 = _visible_uv(state)
+    uv0, uv1 = visible_uv(state.view)
     pos = imgui.get_cursor_screen_pos()
     imgui.image(state.gl_images[name].ref(), size, uv0, uv1)
     imgui.set_cursor_screen_pos(pos)
-    imgui.invisible_button(f"##view_{name}", size)
+    view_interaction(state.view, f"##view_{name}", size, state.images.size)
+
+
+def view_interaction(view: ViewSettings, item_id: str, size: tuple[float, float], image_size: tuple[int, int]) -> None:
+    """An invisible button of ``size`` at the cursor, over an image drawn there at visible_uv(view): the wheel
+    zooms about the cursor, a drag pans, a double-click fits (``view`` is shared by all views); sets
+    view.hover to the pixel of an ``image_size`` image under the cursor."""
+    io = imgui.get_io()
+    uv0, uv1 = visible_uv(view)
+    pos = imgui.get_cursor_screen_pos()
+    imgui.invisible_button(item_id, size)
     if imgui.is_item_hovered():
         lx = min(max((io.mouse_pos.x - pos.x) / size[0], 0.0), 0.9999)
         ly = min(max((io.mouse_pos.y - pos.y) / size[1], 0.0), 0.9999)
         u, v = uv0[0] + lx * (uv1[0] - uv0[0]), uv0[1] + ly * (uv1[1] - uv0[1])
-        w, h = state.images.size
+        w, h = image_size
         view.hover = (min(int(u * w), w - 1), min(int(v * h), h - 1))
         if io.mouse_wheel:  # zoom about the cursor: the texel under it stays put
             view.zoom = min(max(view.zoom * 1.25 ** io.mouse_wheel, 1.0), MAX_ZOOM)
@@ -127,7 +137,7 @@ def _gui_image(state: AppState, name: str, size: tuple[float, float]) -> None:
     if imgui.is_item_active() and imgui.is_mouse_dragging(0, 0.0):
         d = io.mouse_delta
         view.center = (view.center[0] - d.x / size[0] / view.zoom, view.center[1] - d.y / size[1] / view.zoom)
-    _clamp_center(state)
+    _clamp_center(view)
 
 
 def _gui_readout(state: AppState) -> None:

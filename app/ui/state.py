@@ -77,6 +77,7 @@ class Images:
     size: tuple[int, int] = (0, 0)
     step: int = 0          # training step the views show
     serial: int = 0        # increments on every new render (GL uploads and tests watch it)
+    recorded: float = 0.0  # time.monotonic() when the render shown was recorded
 
 
 @dataclass
@@ -119,6 +120,25 @@ class Submission:
     submitted: float
     polls: int = 0
     on_done: Callable[[], None] | None = None   # e.g. writing an exported image once the device is done
+    readout: object | None = None               # train_state.Readout of the last step's loss and state
+
+
+@dataclass
+class DeviceShare:
+    """How the device's time goes while the window trains, measured at frame granularity: the share of
+    wall time whose frames found training work, a render, or nothing at the head of the queue (moving
+    averages over about five seconds)."""
+    training: float = 0.0
+    render: float = 0.0
+    idle: float = 0.0
+
+    def add(self, dt: float, head: Submission | None, training: bool) -> None:
+        if not training or dt <= 0:
+            return
+        kind = "idle" if head is None else ("render" if head.views is not None or head.steps == 0 else "training")
+        a = min(1.0, dt / 5.0)
+        for name in ("training", "render", "idle"):
+            setattr(self, name, (1 - a) * getattr(self, name) + a * (1.0 if name == kind else 0.0))
 
 
 @dataclass
@@ -142,7 +162,8 @@ class AppState:
     render_requested: bool = True
     build: object | None = None        # engine.BuildJob while a network compiles in the background
     build_request: BuildRequest | None = None
-    inflight: Submission | None = None
+    inflight: list[Submission] = field(default_factory=list)   # oldest first
+    share: DeviceShare = field(default_factory=DeviceShare)
     device_tasks: list[tuple[str, Callable]] = field(default_factory=list)
     pacing: Pacing = field(default_factory=Pacing)
     history: History = field(default_factory=History)
@@ -156,6 +177,7 @@ class AppState:
     dialogs: dict = field(default_factory=dict)      # name -> FileBrowser
     gl_images: dict = field(default_factory=dict)    # view name -> gl_texture.GlImage
     popups_to_open: list[str] = field(default_factory=list)
+    runs: object | None = None                       # run_tracking.WindowRuns: the experiment log
 
     def report(self, text: str, error: bool = False) -> None:
         self.message = Message(text, error)

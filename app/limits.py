@@ -75,7 +75,7 @@ def check_request(limits: DeviceLimits, preset, mlp_path: str, *, texture: tuple
                   views: tuple[tuple[int, int], ...] = ()) -> None:
     """StudioError when training ``preset`` on the ``mlp_path`` MLP with a ``texture`` (width, height) and
     rendering ``views`` would exceed a device limit."""
-    from .kernels import DEFAULT_SAMPLES_PER_THREAD
+    from .kernels import SAMPLES_PER_THREAD
     from .mlp_portable import INFER_CHUNK
     from .network import Layout
     where = f"{limits.adapter}"
@@ -86,7 +86,7 @@ def check_request(limits: DeviceLimits, preset, mlp_path: str, *, texture: tuple
             raise StudioError(f"{what} is {size[0]}x{size[1]}; {where} allows {limits.texture_side} pixels per side: "
                               f"use --size (or a smaller view resolution) of at most {limits.texture_side}")
     if mlp_path == "portable":
-        spt = DEFAULT_SAMPLES_PER_THREAD
+        spt = SAMPLES_PER_THREAD
         if limits.texel_elements is not None:
             per_sample = layout.record_slots
             need = per_sample * _stride(batch, spt)

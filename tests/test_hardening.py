@@ -190,3 +190,16 @@ def test_window_load_of_an_unreadable_file_is_a_message(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "read_bytes", unreadable)
     load_weights_from(state, path)
     assert state.message.error and "cannot read" in state.message.text and "Permission denied" in state.message.text
+
+
+def test_what_the_long_fuzz_found():
+    """A key holding a newline is quoted (one-line message); settings given without their switch survive
+    a save (to_dict) and load."""
+    import json
+    from app.preset import Preset
+    with pytest.raises(StudioError) as err:
+        Preset.from_dict({"training": {}, "\n": None})
+    assert "\n" not in str(err.value) and "'\\n'" in str(err.value)
+    preset = Preset.from_dict({"training": {"loss_scale_growth_interval": 1000},
+                               "optimizer": {"otype": "adam", "decay_start": 5, "decay_base": 0.5}})
+    assert Preset.from_dict(json.loads(json.dumps(preset.to_dict()))) == preset

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .errors import StudioError
+from .jsonfile import shown
 from .registry import normalise_name
 
 # name -> id in shaders/common.slang (ACT_*)
@@ -18,7 +19,7 @@ def activation_name(value: object, where: str) -> str:
     """Canonical activation name for a config value such as "LeakyReLU" or "leaky_relu"."""
     if isinstance(value, str) and normalise_name(value) in _ALIASES:
         return _ALIASES[normalise_name(value)]
-    raise StudioError(f"{where}: unknown activation {value!r}; choose one of: {', '.join(ACTIVATIONS)}")
+    raise StudioError(f"{where}: unknown activation {shown(value)}; choose one of: {', '.join(ACTIVATIONS)}")
 
 
 def activation_id(name: str) -> int:

@@ -6,10 +6,18 @@ import sys
 from pathlib import Path
 
 from .errors import StudioError
+from .jsonfile import shown
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line `error: ...`, exit status 2, like every other refusal."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="app.py", description="Neural Texture Studio: train small MLPs to "
+    p = _Parser(prog="app.py", description="Neural Texture Studio: train small MLPs to "
                                 "reproduce textures on the GPU. Without a command, opens the window.")
     p.add_argument("--mlp", choices=["auto", "portable", "coopvec"], default=None,
                    help="MLP implementation (default: CoopVec where the device supports it)")
@@ -17,11 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a network on a texture, headless")
     t.add_argument("--texture", required=True, help="image file (PNG, JPEG, ... anything imageio reads)")
     t.add_argument("--preset", default="rtxns-simple-training", help="preset name (presets/*.json) or JSON path")
-    t.add_argument("--steps", type=int, help="training steps (default: the preset's)")
-    t.add_argument("--batch", type=int, help="samples per step (default: the preset's)")
-    t.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
-    t.add_argument("--seed", type=int, help="seed for initial weights and sample positions")
-    t.add_argument("--transform", choices=["none", "flip", "zoom"], help="UV transform of the target")
+    for _, s in train_options():  # from the preset's declarations: same type, choices and range checks
+        t.add_argument(s.flag, type=s.kind, choices=s.choices() if s.choices else None,
+                       help=f"{s.doc} (default: the preset's)")
     t.add_argument("--size", help="resample the texture to WxH before training")
     t.add_argument("--out", help="write the trained weights here")
     t.add_argument("--preview", help="write the network's image (PNG) here")
@@ -42,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--out", required=True, help="output image (PNG)")
     i.add_argument("--size", help="WxH (default: the training texture's size)")
     _add_import_options(i)
-    from .export import FORMATS
+    from .formats import FORMATS
     e = sub.add_parser("export", help="write a network for other software (RTXNS, shaders, numpy, JSON)",
                        description="Formats: " + "; ".join(f"{f.name}: {f.summary}" for f in FORMATS.values()))
     e.add_argument("--weights", required=True, help="weights file (or RTXNS .bin/JSON) to export")
@@ -104,8 +110,8 @@ def _import_options(args):
 
 def _load_network(path: str, args):
     """A network file of any format the app reads; notes about what an import assumed go to stderr."""
-    from .export.imports import load_network_file
-    weights = load_network_file(path, _import_options(args))
+    from .formats import open_network
+    weights = open_network(path, _import_options(args))
     for note in weights.notes:
         print(f"note: {note}", file=sys.stderr)
     return weights
@@ -140,38 +146,56 @@ def cmd_info(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    from .device import create_device
-    from .preset import load_preset
-    from .texture import load_image, parse_size, save_image
-    from .trainer import Trainer
-    from .weights_io import WeightsFile, save_weights
+def train_options():
+    """(Preset method, setting) for each preset setting declared with a `train` option."""
+    from .optimizers import OptimizerConfig
+    from .preset import TrainingConfig
+    from .registry import settings_of
+    return [(method, s) for method, cls in (("with_training", TrainingConfig), ("with_optimizer", OptimizerConfig))
+            for s in settings_of(cls) if s.flag]
 
-    preset = load_preset(args.preset)
-    if args.lr is not None:
-        if not 0 < args.lr <= 10:
-            raise StudioError(f"--lr {args.lr} is out of range (0, 10]")
-        from dataclasses import replace
-        preset = replace(preset, optimizer=replace(preset.optimizer, learning_rate=args.lr))
-    for name, value, lo in (("--steps", args.steps, 1), ("--batch", args.batch, 64), ("--seed", args.seed, 0)):
-        if value is not None and value < lo:
-            raise StudioError(f"{name} must be at least {lo}")
-    preset = preset.with_training(steps=args.steps, batch_size=args.batch, seed=args.seed, transform=args.transform)
-    init = None
-    if args.init:
-        init = _load_network(args.init, args)
-        if (init.preset.encoding, init.preset.network) != (preset.encoding, preset.network):
-            print(f"note: training the network of {Path(args.init).name} ({init.preset.encoding.otype} encoding, "
-                  f"{init.preset.network.n_hidden_layers} x {init.preset.network.n_neurons} "
-                  f"{init.preset.network.activation}, {init.preset.network.precision}); preset {preset.name} "
-                  "supplies loss, optimizer and training settings", file=sys.stderr)
-        from dataclasses import replace
-        preset = replace(preset, encoding=init.preset.encoding, network=init.preset.network)
-    else:
+
+def _with_options(preset, args):
+    """The preset with the `train` options applied through its own checks."""
+    for method, s in train_options():
+        value = getattr(args, s.flag[2:].replace("-", "_"))
+        try:
+            preset = getattr(preset, method)(**{s.name: value})
+        except StudioError as err:
+            raise StudioError(f"{s.flag} {shown(value)}: {err}") from None
+    return preset
+
+
+def train_settings(args):
+    """The preset ``train`` runs (options applied, --init's network) and the --init file, all checked
+    before any file is written or device created."""
+    from .preset import load_preset
+    preset = _with_options(load_preset(args.preset), args)
+    if not args.init:
         from .export.imports import ImportOptions
         if _import_options(args) != ImportOptions():
             raise StudioError(f"{', '.join(_import_options(args).given)} describe the network of --init FILE, "
                               "which was not given")
+        return preset, None
+    init = _load_network(args.init, args)
+    if (init.preset.encoding, init.preset.network) != (preset.encoding, preset.network):
+        print(f"note: training the network of {Path(args.init).name} ({init.preset.encoding.otype} encoding, "
+              f"{init.preset.network.n_hidden_layers} x {init.preset.network.n_neurons} "
+              f"{init.preset.network.activation}, {init.preset.network.precision}); preset {preset.name} "
+              "supplies loss, optimizer and training settings", file=sys.stderr)
+    from dataclasses import replace
+    return replace(preset, encoding=init.preset.encoding, network=init.preset.network), init
+
+
+def cmd_train(args) -> int:
+    from .device import create_device
+    from .limits import check_device_request
+    from .texture import load_image, parse_size, save_image
+    from .trainer import Trainer
+    from .network_file import WeightsFile
+    from .weights_io import save_weights
+
+    preset, init = train_settings(args)
     size = parse_size(args.size) if args.size else None
     image = load_image(args.texture, size)
     for target in (args.out, args.preview):
@@ -184,6 +208,7 @@ def cmd_train(args) -> int:
     if args.max_candidates is not None:
         raise StudioError("--max-candidates applies to --target-psnr, which was not given")
     device = create_device()
+    check_device_request(device, preset, args.mlp, texture=(image.shape[1], image.shape[0]))
     trainer = Trainer(device, image, preset, mlp_path=args.mlp)
     if init is not None:
         trainer.set_parameters(init.parameters)
@@ -358,6 +383,7 @@ def _progress(trainer, steps: int, psnr: float) -> None:
 
 def cmd_infer(args) -> int:
     from .device import create_device
+    from .limits import check_device_request
     from .texture import parse_size, save_image
     from .trainer import Trainer
 
@@ -372,7 +398,9 @@ def cmd_infer(args) -> int:
         raise StudioError(f"{args.weights} does not record a texture size; pass --size WxH")
     if not Path(args.out).resolve().parent.is_dir():
         raise StudioError(f"cannot write {args.out}: its folder does not exist")
-    trainer = Trainer(create_device(), None, weights.preset, mlp_path=args.mlp)
+    device = create_device()
+    check_device_request(device, weights.preset, args.mlp, views=(tuple(size),))
+    trainer = Trainer(device, None, weights.preset, mlp_path=args.mlp)
     trainer.set_parameters(weights.parameters)
     save_image(args.out, trainer.prediction(tuple(size)))
     print(f"wrote {args.out} ({size[0]}x{size[1]})", file=sys.stderr)
@@ -380,7 +408,7 @@ def cmd_infer(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export_weights
+    from .formats import export_weights
     weights = _load_network(args.weights, args)
     written = export_weights(weights, args.format, args.out, layout=args.layout, round_float16=args.round_float16,
                              arrays=args.arrays, shader_weights=args.shader_weights)

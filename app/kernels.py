@@ -13,6 +13,7 @@ from .device import SHADER_DIR
 from .encodings import Encoding
 from .errors import StudioError
 from .network import Layout, NetworkConfig
+from .shader_ids import shader_defines
 
 # Samples per thread of the portable MLP: each broadcast weight is reused this many times.
 SAMPLES_PER_THREAD = 4
@@ -73,7 +74,8 @@ def _compile(device, session, module: str, entry: str):
 
 def slang_session(device, defines: dict[str, str]):
     """A Slang session that finds the project's shaders, with one variant's defines."""
-    return device.create_slang_session(compiler_options={"include_paths": [str(SHADER_DIR)], "defines": defines})
+    return device.create_slang_session(compiler_options={"include_paths": [str(SHADER_DIR)],
+                                                         "defines": {**shader_defines(), **defines}})
 
 
 def _kernels(device, family: str, defines: dict[str, str], cls, entries: dict[str, tuple[str, str]], **extra):

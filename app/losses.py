@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .registry import Registry, reject_unknown
+from .registry import Registry, expect_object, reject_unknown
 
 LOSSES = Registry("loss")
 LOSS_IDS = {"l2": 0, "l1": 1, "relative_l2": 2}
@@ -21,7 +21,6 @@ class LossConfig:
 
     @classmethod
     def from_config(cls, section: object, where: str = "loss") -> "LossConfig":
-        from .preset import expect_object
         s = expect_object(section, where)
         name, _ = LOSSES.lookup(s.pop("otype", None))
         reject_unknown(s, where, ["otype"])

@@ -13,7 +13,7 @@ import numpy as np
 
 from .activations import NEEDS_PREACTIVATION, activation_name
 from .errors import StudioError
-from .registry import reject_unknown, take
+from .registry import expect_object, parse_settings, setting, settings_of, take
 
 PRECISIONS = ("float32", "float16")
 OUTPUT_CHANNELS = 3
@@ -21,40 +21,22 @@ OUTPUT_CHANNELS = 3
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    n_neurons: int = 64
-    n_hidden_layers: int = 4
-    activation: str = "leaky_relu"
-    output_activation: str = "sigmoid"
-    leaky_relu_alpha: float = 0.01
-    bias: bool = True
-    precision: str = "float32"
+    n_neurons: int = setting(64, lo=16, hi=128, doc="hidden width")
+    n_hidden_layers: int = setting(4, lo=1, hi=8, doc="hidden layers")
+    activation: str = setting("leaky_relu", parse=activation_name, doc="activation of the hidden layers")
+    output_activation: str = setting("sigmoid", parse=activation_name, doc="activation of the output layer")
+    leaky_relu_alpha: float = setting(0.01, lo=0.0, hi=1.0, doc="leaky ReLU slope for x < 0")
+    bias: bool = setting(True, doc="layers add a bias")
+    precision: str = setting("float32", choices=lambda: PRECISIONS, doc="storage precision of weights and records")
 
     @classmethod
     def from_config(cls, section: object, where: str = "network") -> "NetworkConfig":
-        if not isinstance(section, dict):
-            raise StudioError(f"{where} must be a JSON object")
-        s = dict(section)
-        otype = take(s, "otype", str, "MLP", where, choices=("MLP", "FullyFusedMLP"))
-        del otype  # one network family for now; tiny-cuda-nn's name is accepted
-        d = cls()
-        cfg = cls(
-            n_neurons=take(s, "n_neurons", int, d.n_neurons, where, lo=16, hi=128),
-            n_hidden_layers=take(s, "n_hidden_layers", int, d.n_hidden_layers, where, lo=1, hi=8),
-            activation=activation_name(take(s, "activation", str, d.activation, where), f"{where}.activation"),
-            output_activation=activation_name(take(s, "output_activation", str, d.output_activation, where),
-                                              f"{where}.output_activation"),
-            leaky_relu_alpha=take(s, "leaky_relu_alpha", float, d.leaky_relu_alpha, where, lo=0.0, hi=1.0),
-            bias=take(s, "bias", bool, d.bias, where),
-            precision=take(s, "precision", str, d.precision, where, choices=PRECISIONS),
-        )
-        reject_unknown(s, where, ["otype", "n_neurons", "n_hidden_layers", "activation", "output_activation",
-                                  "leaky_relu_alpha", "bias", "precision"])
-        return cfg
+        s = expect_object(section, where)
+        take(s, "otype", str, "MLP", where, choices=("MLP", "FullyFusedMLP"))  # one family; tiny-cuda-nn's names
+        return cls(**parse_settings(cls, s, where, extra_keys=("otype",)))
 
     def to_config(self) -> dict:
-        return {"otype": "MLP", "n_neurons": self.n_neurons, "n_hidden_layers": self.n_hidden_layers,
-                "activation": self.activation, "output_activation": self.output_activation,
-                "leaky_relu_alpha": self.leaky_relu_alpha, "bias": self.bias, "precision": self.precision}
+        return {"otype": "MLP", **{s.name: getattr(self, s.name) for s in settings_of(NetworkConfig)}}
 
     @property
     def half(self) -> bool:

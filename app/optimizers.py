@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .registry import Registry, reject_unknown, take
+from .registry import Registry, expect_object, parse_settings, setting, settings_of
 
 OPTIMIZERS = Registry("optimizer")
 OPTIMIZER_IDS = {"adam": 0, "sgd": 1, "adamw": 2}
@@ -16,24 +16,23 @@ OPTIMIZERS.register("adam", "Adam")("adam")
 OPTIMIZERS.register("sgd", "SGD")("sgd")
 OPTIMIZERS.register("adamw", "AdamW")("adamw")
 
-_SCHEDULE_KEYS = ["decay_start", "decay_interval", "decay_base"]
-_KEYS = {"adam": ["beta1", "beta2", "epsilon", "l2_reg"], "adamw": ["beta1", "beta2", "epsilon", "l2_reg", "weight_decay"],
-         "sgd": ["momentum", "l2_reg"]}
+_SCHEDULE_KEYS = ("decay_start", "decay_interval", "decay_base")
+ADAMS = ("adam", "adamw")
 
 
 @dataclass(frozen=True)
 class OptimizerConfig:
     otype: str = "adam"
-    learning_rate: float = 1e-3
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-    l2_reg: float = 0.0
-    weight_decay: float = 0.0
-    momentum: float = 0.0
-    decay_start: int = 0
-    decay_interval: int = 0      # 0: no decay
-    decay_base: float = 1.0
+    learning_rate: float = setting(1e-3, lo=0.0, hi=10.0, flag="--lr", doc="learning rate (before decay)")
+    beta1: float = setting(0.9, lo=0.0, hi=0.999999, otypes=ADAMS, doc="decay of the first moment")
+    beta2: float = setting(0.999, lo=0.0, hi=0.99999999, otypes=ADAMS, doc="decay of the second moment")
+    epsilon: float = setting(1e-8, lo=0.0, hi=1.0, otypes=ADAMS, doc="added to the second moment's root")
+    l2_reg: float = setting(0.0, lo=0.0, hi=1.0, doc="L2 regularisation: adds l2_reg * w to the gradient")
+    weight_decay: float = setting(0.0, lo=0.0, hi=1.0, otypes=("adamw",), doc="AdamW's decoupled weight decay")
+    momentum: float = setting(0.0, lo=0.0, hi=0.9999, otypes=("sgd",), doc="SGD momentum (0: plain SGD)")
+    decay_start: int = setting(0, lo=0, hi=10**9, doc="learning-rate decay starts after this step")
+    decay_interval: int = setting(0, lo=0, hi=10**9, doc="steps per decay (0: no decay)")
+    decay_base: float = setting(1.0, lo=0.0, hi=1.0, doc="factor applied every decay_interval steps")
 
     @property
     def id(self) -> int:
@@ -55,24 +54,17 @@ class OptimizerConfig:
 
     @classmethod
     def from_config(cls, section: object, where: str = "optimizer") -> "OptimizerConfig":
-        from .preset import expect_object
         s = expect_object(section, where)
         name, _ = OPTIMIZERS.lookup(s.pop("otype", None))
-        d = cls()
-        values = {"learning_rate": take(s, "learning_rate", float, d.learning_rate, where, lo=0.0, hi=10.0)}
-        ranges = {"beta1": (float, 0.0, 0.999999), "beta2": (float, 0.0, 0.99999999), "epsilon": (float, 0.0, 1.0),
-                  "l2_reg": (float, 0.0, 1.0), "weight_decay": (float, 0.0, 1.0), "momentum": (float, 0.0, 0.9999),
-                  "decay_start": (int, 0, 10**9), "decay_interval": (int, 0, 10**9), "decay_base": (float, 0.0, 1.0)}
-        for key in _KEYS[name] + _SCHEDULE_KEYS:
-            kind, lo, hi = ranges[key]
-            values[key] = take(s, key, kind, getattr(d, key), where, lo=lo, hi=hi)
-        reject_unknown(s, where, ["otype", "learning_rate"] + _KEYS[name] + _SCHEDULE_KEYS)
-        return cls(name, **values)
+        return cls(name, **parse_settings(cls, s, where, name, extra_keys=("otype",)))
+
+    def settings(self) -> dict:
+        """Every key this optimizer reads, with its value (``to_config`` leaves out an unset schedule)."""
+        return {"otype": self.otype, **{s.name: getattr(self, s.name) for s in settings_of(OptimizerConfig, self.otype)}}
 
     def to_config(self) -> dict:
-        out = {"otype": self.otype, "learning_rate": self.learning_rate}
-        for key in _KEYS[self.otype]:
-            out[key] = getattr(self, key)
-        if self.decay_interval:
-            out.update({key: getattr(self, key) for key in _SCHEDULE_KEYS})
+        out = self.settings()
+        if all(out[key] == getattr(OptimizerConfig, key) for key in _SCHEDULE_KEYS):
+            for key in _SCHEDULE_KEYS:
+                del out[key]
         return out

@@ -6,58 +6,47 @@ out-of-range values are errors that name the offending key.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .encodings import Encoding, FrequencyEncoding, encoding_from_config
 from .errors import StudioError
+from .jsonfile import parse_json, shown
 from .losses import LossConfig
 from .network import NetworkConfig
 from .optimizers import OptimizerConfig
-from .registry import reject_unknown, take
+from .registry import expect_object, parse_settings, reject_unknown, setting, settings_of
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 SECTIONS = ["description", "encoding", "network", "loss", "optimizer", "training"]
 
 
-def expect_object(section: object, where: str) -> dict:
-    if not isinstance(section, dict):
-        raise StudioError(f"{where} must be a JSON object, not {type(section).__name__}")
-    return dict(section)
+def _transforms() -> tuple:
+    from .texture import TRANSFORMS
+    return tuple(TRANSFORMS)
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    batch_size: int = 16384
-    steps: int = 2000
-    loss_scale: float = 1024.0     # multiplies gradients in float16 networks; the optimizer divides it out
-    seed: int = 1337
-    transform: str = "none"
-    dynamic_loss_scale: bool = False  # halve on non-finite gradients, double after growth_interval finite steps
-    loss_scale_growth_interval: int = 2000
+    batch_size: int = setting(16384, lo=64, hi=1 << 20, flag="--batch", doc="samples per training step")
+    steps: int = setting(2000, lo=1, hi=10_000_000, flag="--steps", doc="training steps")
+    loss_scale: float = setting(1024.0, lo=1.0, hi=65536.0,
+                                doc="multiplies gradients in float16 networks; the optimizer divides it out")
+    seed: int = setting(1337, lo=0, hi=2**32 - 1, flag="--seed", doc="seed for initial weights and sample positions")
+    transform: str = setting("none", choices=_transforms, flag="--transform", doc="UV transform of the target")
+    dynamic_loss_scale: bool = setting(False, doc="halve the loss scale on non-finite gradients, double it after "
+                                                  "loss_scale_growth_interval finite steps")
+    loss_scale_growth_interval: int = setting(2000, lo=1, hi=10**9, doc="finite steps before the scale doubles")
 
     @classmethod
     def from_config(cls, section: object, where: str = "training") -> "TrainingConfig":
-        from .texture import TRANSFORMS
-        s = expect_object(section, where)
-        d = cls()
-        cfg = cls(batch_size=take(s, "batch_size", int, d.batch_size, where, lo=64, hi=1 << 20),
-                  steps=take(s, "steps", int, d.steps, where, lo=1, hi=10_000_000),
-                  loss_scale=take(s, "loss_scale", float, d.loss_scale, where, lo=1.0, hi=65536.0),
-                  seed=take(s, "seed", int, d.seed, where, lo=0, hi=2**32 - 1),
-                  transform=take(s, "transform", str, d.transform, where, choices=tuple(TRANSFORMS)),
-                  dynamic_loss_scale=take(s, "dynamic_loss_scale", bool, d.dynamic_loss_scale, where),
-                  loss_scale_growth_interval=take(s, "loss_scale_growth_interval", int,
-                                                  d.loss_scale_growth_interval, where, lo=1, hi=10**9))
-        reject_unknown(s, where, ["batch_size", "steps", "loss_scale", "seed", "transform", "dynamic_loss_scale",
-                                  "loss_scale_growth_interval"])
-        return cfg
+        return cls(**parse_settings(cls, expect_object(section, where), where))
 
     def to_config(self) -> dict:
-        out = {"batch_size": self.batch_size, "steps": self.steps, "loss_scale": self.loss_scale,
-               "seed": self.seed, "transform": self.transform}
-        if self.dynamic_loss_scale:
-            out.update(dynamic_loss_scale=True, loss_scale_growth_interval=self.loss_scale_growth_interval)
+        """Every setting, except the dynamic loss scale's pair while both are at their defaults."""
+        out = {s.name: getattr(self, s.name) for s in settings_of(TrainingConfig)}
+        if all(out[key] == getattr(TrainingConfig, key) for key in ("dynamic_loss_scale", "loss_scale_growth_interval")):
+            del out["dynamic_loss_scale"], out["loss_scale_growth_interval"]
         return out
 
 
@@ -103,8 +92,18 @@ class Preset:
                 "optimizer": self.optimizer.to_config(), "training": self.training.to_config()}
 
     def with_training(self, **changes) -> "Preset":
+        """A copy with these training settings (None: unchanged), checked like a preset file's."""
         changes = {k: v for k, v in changes.items() if v is not None}
-        return replace(self, training=replace(self.training, **changes))
+        if not changes:
+            return self
+        return replace(self, training=TrainingConfig.from_config({**asdict(self.training), **changes}))
+
+    def with_optimizer(self, **changes) -> "Preset":
+        """A copy with these optimizer settings (None: unchanged), checked like a preset file's."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if not changes:
+            return self
+        return replace(self, optimizer=OptimizerConfig.from_config({**self.optimizer.settings(), **changes}))
 
 
 def available_presets() -> list[str]:
@@ -114,20 +113,24 @@ def available_presets() -> list[str]:
 def load_preset(name_or_path: str | Path) -> Preset:
     """A preset by name (presets/NAME.json) or by path to a JSON file."""
     text = str(name_or_path)
-    path = Path(text)
-    if not (text.endswith(".json") or path.exists()):
-        path = PRESET_DIR / f"{text}.json"
-        if not path.exists():
-            raise StudioError(f"unknown preset {text!r}; available: {', '.join(available_presets())}")
-    if not path.is_file():
-        raise StudioError(f"preset file not found: {path}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise StudioError(f"preset {path.name} is not a text file") from None
-    except json.JSONDecodeError as err:
-        raise StudioError(f"preset {path.name} is not valid JSON: {err.msg} at line {err.lineno}") from None
-    return Preset.from_dict(data, path.stem)
+        path = Path(text)
+        if not (text.endswith(".json") or path.exists()):
+            path = PRESET_DIR / f"{text}.json"
+            if not path.exists():
+                raise StudioError(f"unknown preset {shown(text)}; available: {', '.join(available_presets())}")
+        if not path.is_file():
+            raise StudioError(f"preset file not found: {str(path)[:300]}")
+        raw = path.read_bytes()
+    except (OSError, ValueError) as err:  # ValueError: a NUL character in the name
+        reason = getattr(err, "strerror", None) or str(err)
+        raise StudioError(f"cannot read preset {shown(text, 300)}: {reason}") from None
+    return preset_from_bytes(raw, path.name)
+
+
+def preset_from_bytes(data: bytes, filename: str) -> Preset:
+    """A preset from the contents of its JSON file ``filename``."""
+    return Preset.from_dict(parse_json(data, f"preset {filename}"), Path(filename).stem)
 
 
 def save_preset(preset: Preset, path: str | Path) -> None:

@@ -500,7 +500,8 @@ class Recorder:
 
     def _write_artifacts(self, tr, prediction: np.ndarray | None, status: str) -> None:
         from .texture import save_image
-        from .weights_io import WeightsFile, save_weights
+        from .network_file import WeightsFile
+        from .weights_io import save_weights
         folder = self.log.run_folder(self.run_id)
         folder.mkdir(parents=True, exist_ok=True)
         params = tr.parameters()

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import StudioError
+from .jsonfile import shown
 
 # name -> id in shaders/common.slang (TRANSFORM_*)
 TRANSFORMS = {"none": 0, "flip": 1, "zoom": 2}
@@ -14,7 +15,7 @@ MAX_TEXTURE_SIDE = 8192
 
 def transform_id(name: str) -> int:
     if name not in TRANSFORMS:
-        raise StudioError(f"unknown transform {name!r}; choose one of: {', '.join(TRANSFORMS)}")
+        raise StudioError(f"unknown transform {shown(name)}; choose one of: {', '.join(TRANSFORMS)}")
     return TRANSFORMS[name]
 
 
@@ -89,9 +90,9 @@ def parse_size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise StudioError(f"size {text!r} must look like WIDTHxHEIGHT, e.g. 256x256") from None
+        raise StudioError(f"size {shown(text)} must look like WIDTHxHEIGHT, e.g. 256x256") from None
     if not (1 <= w <= MAX_TEXTURE_SIDE and 1 <= h <= MAX_TEXTURE_SIDE):
-        raise StudioError(f"size {text!r} is out of range (1..{MAX_TEXTURE_SIDE} per side)")
+        raise StudioError(f"size {shown(text)} is out of range (1..{MAX_TEXTURE_SIDE} per side)")
     return w, h
 
 

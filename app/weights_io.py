@@ -1,4 +1,4 @@
-"""The weights file: magic, version, JSON header, packed float32 parameters, SHA-256 checksum.
+"""This app's network file (.ntsw): magic, version, JSON header, packed float32 parameters, SHA-256 checksum.
 
 Layout (little-endian):
     0   8 bytes  magic b"NTSWGHT\\0"
@@ -8,22 +8,25 @@ Layout (little-endian):
     ..  padding  zeros up to a multiple of 16
     ..  4*N      float32 parameters, compact layout (per layer: weights row-major outputs x inputs, then biases)
     end 32 bytes SHA-256 of everything before it
-Saving is atomic (temp file + rename); loading checks every field and raises StudioError.
+Saving is atomic (temp file + rename); loading checks every field and raises StudioError. One format of
+the registry in app/formats.py, which opens any network file.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import struct
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_write
 from .errors import StudioError
+from .jsonfile import parse_json, shown
 from .network import Layout
+from .network_file import WeightsFile, parameter_count
 from .preset import Preset
+from .texture import TRANSFORMS
 
 MAGIC = b"NTSWGHT\0"
 FORMAT_VERSION = 1
@@ -31,23 +34,8 @@ PARAMETER_LAYOUT = "compact-row-major"
 MAX_HEADER = 1 << 20
 
 
-@dataclass
-class WeightsFile:
-    preset: Preset
-    parameters: np.ndarray
-    texture_size: tuple[int, int] = (0, 0)
-    transform: str = "none"
-    stats: dict = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)  # what an import assumed (RTXNS files); never saved
-
-    @property
-    def layout(self) -> Layout:
-        return Layout.of(self.preset.encoding.output_dims, self.preset.network)
-
-
-def parameter_count(preset: Preset) -> int:
-    """Parameters a file of this preset holds: the MLP's, then a trainable encoding's."""
-    return Layout.of(preset.encoding.output_dims, preset.network).parameter_count + preset.encoding.parameter_count
+def is_ntsw(data: bytes) -> bool:
+    return data[:len(MAGIC)] == MAGIC
 
 
 def encode_weights(w: WeightsFile) -> bytes:
@@ -82,20 +70,6 @@ def save_weights(path: str | Path, w: WeightsFile) -> None:
     atomic_write(path, encode_weights(w))
 
 
-def load_weights(path: str | Path) -> WeightsFile:
-    """This app's weights file, or a network another tool wrote (RTXNS .bin or JSON, app/export/imports.py)."""
-    path = Path(path)
-    if not path.is_file():
-        raise StudioError(f"weights file not found: {path}")
-    data = path.read_bytes()
-    if data[:len(MAGIC)] != MAGIC:
-        from .export.imports import import_foreign
-        imported = import_foreign(data, path)
-        if imported is not None:
-            return imported
-    return decode_weights(data, path.name)
-
-
 def decode_weights(data: bytes, name: str = "weights") -> WeightsFile:
     if len(data) < 16 or data[:8] != MAGIC:
         raise StudioError(f"{name} is not a Neural Texture Studio weights file (wrong magic number)")
@@ -110,8 +84,8 @@ def decode_weights(data: bytes, name: str = "weights") -> WeightsFile:
                           f"{len(data)} bytes)")
     body, digest = data[:-32], data[-32:]
     try:
-        header = json.loads(data[16:16 + head_len].decode())
-    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: bad JSON, 4300+ digit integers
+        header = parse_json(data[16:16 + head_len], name)
+    except StudioError:
         header = None
     if header is None or not isinstance(header, dict):
         if hashlib.sha256(body).digest() != digest:
@@ -143,5 +117,8 @@ def decode_weights(data: bytes, name: str = "weights") -> WeightsFile:
     size = header.get("texture_size", [0, 0])
     if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v >= 0 for v in size)):
         raise StudioError(f"{name} has an invalid texture size")
-    return WeightsFile(preset, params, (size[0], size[1]), str(header.get("transform", "none")),
+    transform = header.get("transform", "none")
+    if not isinstance(transform, str) or transform not in TRANSFORMS:
+        raise StudioError(f"{name} has an unknown transform {shown(transform)}; known: {', '.join(TRANSFORMS)}")
+    return WeightsFile(preset, params, (size[0], size[1]), transform,
                        header.get("stats", {}) if isinstance(header.get("stats"), dict) else {})

@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 
 from app.errors import StudioError
-from app.export import export_weights
-from app.export.imports import ImportOptions, import_bytes, load_network_file
-from app.export.layouts import append_convert, convert, device_placement, pack, unpack
+from app.formats import export_weights
+from app.export.imports import ImportOptions
+from app.formats import open_network, read_network
+from app.export.layouts import convert, device_placement, pack, unpack
 from app.export.rtxns_bin import encode_rtxns, rtxns_network
 from app.export.sidecar import sidecar_path
 from app.preset import load_preset
 from app.trainer import Trainer
-from app.weights_io import WeightsFile, load_weights, save_weights
+from app.network_file import WeightsFile
+from app.weights_io import save_weights
 
 VERSION = 0xA1C0DE01
 W, H = 24, 16  # image size of every comparison
@@ -161,7 +163,7 @@ def test_numpy_forward_from_the_rtxns_bytes_alone_reproduces_infer(device, rtxns
 def test_own_to_rtxns_to_import_to_infer_is_exact(device, rtxns_exact, tmp_path):
     out = tmp_path / "net.bin"
     export_weights(rtxns_exact, "rtxns", out)
-    back = load_network_file(out)
+    back = open_network(out)
     assert any("read from net.bin.encoding.json" in n for n in back.notes)
     np.testing.assert_array_equal(back.parameters, rtxns_exact.parameters)
     assert (back.preset.encoding, back.preset.network) == (rtxns_exact.preset.encoding, rtxns_exact.preset.network)
@@ -170,28 +172,26 @@ def test_own_to_rtxns_to_import_to_infer_is_exact(device, rtxns_exact, tmp_path)
     np.testing.assert_array_equal(infer(device, back), image)
     # without its sidecar: the RTXNS assumptions (12 inputs) give the same network, and say so
     sidecar_path(out).unlink()
-    bare = load_network_file(out)
+    bare = open_network(out)
     assert any("assumed RTXNS EncodeFrequency" in n for n in bare.notes)
     assert any("assumed RTXNS Simple Training's" in n for n in bare.notes)
     assert bare.preset.encoding.to_config() == {"otype": "frequency", "n_frequencies": 3}
     assert (bare.preset.network.activation, bare.preset.network.output_activation) == ("leaky_relu", "sigmoid")
     assert bare.preset.network.precision == "float16" and bare.texture_size == (0, 0)
     np.testing.assert_array_equal(infer(device, bare), image)
-    # the window's Load goes through weights_io.load_weights
-    np.testing.assert_array_equal(load_weights(out).parameters, rtxns_exact.parameters)
 
 
 def test_freshly_trained_network_round_trips_exactly(device, rtxns_trained, tmp_path):
     # infer rounds the float32 masters to the nearest float16 as the export does, on every device
     out = tmp_path / "net.bin"
     export_weights(rtxns_trained, "rtxns", out)
-    np.testing.assert_array_equal(infer(device, load_network_file(out)), infer(device, rtxns_trained))
+    np.testing.assert_array_equal(infer(device, open_network(out)), infer(device, rtxns_trained))
 
 
 def test_export_rounds_float32_masters_to_nearest_float16(rtxns_trained, tmp_path):
     out = tmp_path / "net.bin"
     export_weights(rtxns_trained, "rtxns", out)
-    np.testing.assert_array_equal(load_network_file(out).parameters,
+    np.testing.assert_array_equal(open_network(out).parameters,
                                   rtxns_trained.parameters.astype(np.float16).astype(np.float32))
 
 
@@ -204,7 +204,7 @@ def test_column_major_file_round_trips(rtxns_exact, tmp_path):
     for (w1, b1), (w2, b2) in zip(f["layers"], row_major["layers"]):
         np.testing.assert_array_equal(w1, w2)
         np.testing.assert_array_equal(b1, b2)
-    np.testing.assert_array_equal(load_network_file(out).parameters, rtxns_exact.parameters)
+    np.testing.assert_array_equal(open_network(out).parameters, rtxns_exact.parameters)
 
 
 def test_files_written_by_earlier_rtxns_releases_load(rtxns_exact):
@@ -214,7 +214,7 @@ def test_files_written_by_earlier_rtxns_releases_load(rtxns_exact):
     end = end[5] + end[3]
     struct.pack_into("<Q", data, 296, end)
     data[28:32] = data[292:296] = b"\xcc" * 4  # MSVC leaves the padding uninitialised
-    back = import_bytes(bytes(data[:304 + end]), "old.bin")
+    back = read_network(bytes(data[:304 + end]), "old.bin")
     np.testing.assert_array_equal(back.parameters, rtxns_exact.parameters)
 
 
@@ -233,7 +233,7 @@ def test_files_with_16_byte_aligned_biases_load(device):
         struct.pack_into("<IIQQII", header, 32 + 32 * l, w.shape[1], w.shape[0], w.nbytes, b.nbytes, woff, boff)
     assert struct.unpack_from("<I", header, 32 + 28)[0] == 480  # not 512
     struct.pack_into("<Q", header, 296, len(blob))
-    back = import_bytes(bytes(header + blob), "v1.bin")
+    back = read_network(bytes(header + blob), "v1.bin")
     np.testing.assert_array_equal(back.parameters, half(weights.parameters))
 
 
@@ -244,15 +244,15 @@ def test_rtxns_import_options_and_other_input_counts(device, tmp_path):
     weights = random_weights(device, preset)
     data = encode_rtxns(rtxns_network(weights))  # 8 inputs: not RTXNS's 12
     with pytest.raises(StudioError, match=r"n8.bin has 8 inputs and records no input encoding; pass --encoding"):
-        import_bytes(data, "n8.bin")
+        read_network(data, "n8.bin")
     with pytest.raises(StudioError, match="--encoding: encoding frequency gives 12 inputs, but n8.bin has 8"):
-        import_bytes(data, "n8.bin", ImportOptions(encoding="frequency:3"))
-    back = import_bytes(data, "n8.bin", ImportOptions(encoding="frequency:2", activation="tanh",
+        read_network(data, "n8.bin", ImportOptions(encoding="frequency:3"))
+    back = read_network(data, "n8.bin", ImportOptions(encoding="frequency:2", activation="tanh",
                                                       output_activation="none"))
     assert back.preset.encoding.output_dims == 8
     assert (back.preset.network.activation, back.preset.network.output_activation) == ("tanh", "none")
     assert not any("assumed" in n for n in back.notes)
-    json_spec = import_bytes(data, "n8.bin", ImportOptions(encoding='{"otype": "frequency", "n_frequencies": 2}'))
+    json_spec = read_network(data, "n8.bin", ImportOptions(encoding='{"otype": "frequency", "n_frequencies": 2}'))
     assert json_spec.preset.encoding == back.preset.encoding
 
 
@@ -265,18 +265,18 @@ def test_stale_or_broken_sidecar_is_refused(rtxns_exact, tmp_path):
     data[400] ^= 1  # another network now
     out.write_bytes(bytes(data))
     with pytest.raises(StudioError, match=r"net.bin.encoding.json describes a different network file than net.bin"):
-        load_network_file(out)
+        open_network(out)
     # complete options bypass the sidecar
     opts = ImportOptions(encoding="frequency", activation="leaky_relu", output_activation="sigmoid")
-    assert load_network_file(out, opts).preset.encoding.output_dims == 12
+    assert open_network(out, opts).preset.encoding.output_dims == 12
     side.write_text("{not json")
     with pytest.raises(StudioError, match="is not valid JSON"):
-        load_network_file(out)
+        open_network(out)
     doc["network_sha256"] = __import__("hashlib").sha256(bytes(data)).hexdigest()
     doc["network"]["activation"] = "wobbly"
     side.write_text(json.dumps(doc))
     with pytest.raises(StudioError, match="net.bin.encoding.json: network.activation: unknown activation 'wobbly'"):
-        load_network_file(out)
+        open_network(out)
 
 
 def make_bin(weights):
@@ -305,7 +305,7 @@ def make_bin(weights):
 def test_rtxns_bin_refusals(rtxns_exact, mutate, message):
     data = bytes(mutate(make_bin(rtxns_exact)))
     with pytest.raises(StudioError) as err:
-        import_bytes(data, "x.bin")
+        read_network(data, "x.bin")
     if message is None:
         assert "neither a Neural Texture Studio weights file nor an RTXNS network" in str(err.value)
     else:
@@ -339,11 +339,11 @@ def test_rtxns_networks_the_app_cannot_hold_are_refused(device):
         return encode_rtxns(RtxnsNetwork(hidden_layers, inputs, hidden, outputs, pack_layers(layers)))
 
     with pytest.raises(StudioError, match=r"disney.bin has 4 outputs; Neural Texture Studio networks output RGB \(3\)"):
-        import_bytes(net(30, 32, 4, 3), "disney.bin")
+        read_network(net(30, 32, 4, 3), "disney.bin")
     with pytest.raises(StudioError, match=r"wide.bin cannot be used here: network.n_neurons = 256 is out of range"):
-        import_bytes(net(12, 256, 3, 1), "wide.bin")
+        read_network(net(12, 256, 3, 1), "wide.bin")
     with pytest.raises(StudioError, match="flat.bin has a single layer"):
-        import_bytes(net(12, 16, 3, 0), "flat.bin")
+        read_network(net(12, 16, 3, 0), "flat.bin")
 
 
 # ---------- what RTXNS cannot express ----------
@@ -359,7 +359,7 @@ def test_export_refusals_say_why(device, rtxns_trained, tmp_path):
                                               "precision float16 .* or pass --round-float16"):
             export_weights(f32, fmt, tmp_path / "f32.out")
     export_weights(f32, "rtxns", tmp_path / "f32.bin", round_float16=True)
-    np.testing.assert_array_equal(load_network_file(tmp_path / "f32.bin").parameters, half(f32.parameters))
+    np.testing.assert_array_equal(open_network(tmp_path / "f32.bin").parameters, half(f32.parameters))
     huge = replace(rtxns_trained, parameters=rtxns_trained.parameters.copy())
     huge.parameters[5] = 1e5
     with pytest.raises(StudioError, match=r"the network has a parameter of magnitude 100000, beyond float16's range"):
@@ -377,8 +377,6 @@ def test_export_refusals_say_why(device, rtxns_trained, tmp_path):
 
 def test_trainable_encodings_are_refused(device, tmp_path):
     from app.encodings import ENCODINGS
-    if "hash_grid" not in ENCODINGS.names():
-        pytest.skip("no trainable encoding in this build")
     preset = replace(with_network(load_preset("rtxns-simple-training"), n_neurons=16, n_hidden_layers=1),
                      encoding=ENCODINGS.lookup("hash_grid")[1].from_config({}, "encoding"))
     weights = WeightsFile(preset, np.zeros(1, np.float32))
@@ -402,7 +400,7 @@ def test_rtxns_json_is_the_samples_schema_and_round_trips(device, rtxns_exact, t
               for l in doc["layers"]]
     mine = forward(layers, encode_frequency_rtxns(pixel_uv()), "leaky_relu", "sigmoid", storage=half)
     np.testing.assert_allclose(mine, infer(device, rtxns_exact).reshape(-1, 3), atol=1e-3, rtol=0)
-    back = load_network_file(out)
+    back = open_network(out)
     np.testing.assert_array_equal(back.parameters, rtxns_exact.parameters)
     assert back.preset.network.precision == "float16"
 
@@ -414,7 +412,7 @@ def test_rtxns_json_with_float32_values_imports_as_float32(tmp_path):
               {"num_inputs": 16, "num_outputs": 3, "weights": rng.normal(0, 0.3, 48).tolist(), "biases": [0, 0, 0]}]
     path = tmp_path / "slangpy.json"
     path.write_text(json.dumps({"layers": layers}))
-    back = load_network_file(path)
+    back = open_network(path)
     assert back.preset.network.precision == "float32"
     assert any("imported as a float32 network" in n for n in back.notes)
 
@@ -445,7 +443,7 @@ def test_rtxns_json_with_float32_values_imports_as_float32(tmp_path):
 ])
 def test_rtxns_json_refusals(doc, message):
     with pytest.raises(StudioError, match=message):
-        import_bytes(doc.encode(), "j.json")
+        read_network(doc.encode(), "j.json")
 
 
 # ---------- shaders ----------
@@ -489,12 +487,6 @@ def test_slang_module_reproduces_infer_float16(device, rtxns_small, tmp_path):
     ({"otype": "identity"}, "silu", "tanh"),
 ])
 def test_slang_module_reproduces_infer_float32(device, tmp_path, encoding, hidden, output):
-    from app.encodings import ENCODINGS
-    if encoding["otype"] not in ENCODINGS.names():
-        pytest.skip(f"no {encoding['otype']} encoding in this build")
-    from app.activations import ACTIVATIONS
-    if hidden not in ACTIVATIONS or output not in ACTIVATIONS:
-        pytest.skip("activation not in this build")
     from app.encodings import encoding_from_config
     preset = replace(load_preset("rtxns-simple-training"), encoding=encoding_from_config(dict(encoding)))
     preset = with_network(preset, n_neurons=16, n_hidden_layers=1, precision="float32", activation=hidden,
@@ -664,13 +656,6 @@ def test_optimal_layouts_need_cooperative_vectors(device, rtxns_exact):
         convert(row, "training_optimal")
 
 
-def test_upload_portable_layout(device, rtxns_exact):
-    from app.export.layouts import upload
-    row = rtxns_network(rtxns_exact).packed
-    buffer, placed = upload(device, row, "row-major")
-    assert placed is row and buffer.to_numpy().tobytes()[:row.byte_size] == row.data
-
-
 class FakeCoopVecDevice:
     """Stands in for a GPU with cooperative vectors: its 'optimal' layouts are column-major with rows and
     columns padded to 16, so the placement and conversion bookkeeping can be checked on any machine."""
@@ -732,19 +717,6 @@ def test_optimal_layout_bookkeeping_with_a_stand_in_device(rtxns_exact):
     assert convert(opt, "row_major", device).data == row.data
     assert convert(convert(opt, "column_major", device), "row_major").data == row.data
 
-    class Buffer(SimpleNamespace):
-        pass
-
-    calls = []
-    encoder = SimpleNamespace(convert_coop_vec_matrix=lambda *a: calls.append(("matrix", a)),
-                              copy_buffer=lambda *a: calls.append(("copy", a)))
-    src, dst = Buffer(size=row.byte_size), Buffer(size=opt.byte_size)
-    placed = append_convert(encoder, device, row, src, "training_optimal", dst)
-    assert [c[0] for c in calls] == ["matrix", "copy"] * 5
-    assert [c[1][1] for c in calls if c[0] == "copy"] == [p.bias_offset for p in placed.layers]
-    with pytest.raises(StudioError, match="destination buffer holds 10 bytes"):
-        append_convert(encoder, device, row, src, "training_optimal", Buffer(size=10))
-
 
 # ---------- command line ----------
 
@@ -775,7 +747,7 @@ def test_cli_export_infer_and_train_init(device, rtxns_exact, tmp_path, capsys):
     save_image(texture, np.random.default_rng(0).random((16, 16, 3)).astype(np.float32))
     assert main(["train", "--texture", str(texture), "--init", str(tmp_path / "w.bin"), "--steps", "2",
                  "--batch", "256", "--preset", "rtxns-simple-training", "--out", str(tmp_path / "t.ntsw")]) == 0
-    trained = load_weights(tmp_path / "t.ntsw")
+    trained = open_network(tmp_path / "t.ntsw")
     assert trained.preset.network == rtxns_exact.preset.network
     assert np.abs(trained.parameters - rtxns_exact.parameters).max() < 0.05  # started from the file
     assert main(["train", "--texture", str(texture), "--hidden-activation", "relu", "--steps", "1"]) == 2

@@ -8,22 +8,23 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from app.errors import StudioError
-from app.export import export_weights
-from app.export.imports import import_bytes
+from app.formats import export_weights
+from app.formats import read_network
 from app.export.rtxns_bin import encode_rtxns, rtxns_network
 from app.export.rtxns_json import encode_rtxns_json
 from app.export.rtxns_bin import rtxns_layers
 from app.export.sidecar import make_sidecar, sidecar_path
 from app.network import Layout
 from app.preset import load_preset
-from app.weights_io import MAGIC, WeightsFile, decode_weights, encode_weights
+from app.network_file import WeightsFile
+from app.weights_io import MAGIC, decode_weights, encode_weights
+from fuzzing import byte_mutations, fuzz_settings, json_mutations, mutate_tree
 
-FUZZ = settings(max_examples=1500, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = fuzz_settings(1500)
 
 
 def small_network() -> WeightsFile:
@@ -45,71 +46,6 @@ BIN_FIELDS = [(0, 4)] + [(4 + 4 * i, 4) for i in range(6)] + \
              [(32 + 32 * l + off, size) for l in range(8) for off, size in ((0, 4), (4, 4), (8, 8), (16, 8), (24, 4),
                                                                               (28, 4))] + [(288, 4), (296, 8)]
 OWN_FIELDS = [(0, 8), (8, 4), (12, 4)]
-INTERESTING = [0, 1, 2, 3, 4, 7, 8, 9, 12, 16, 63, 64, 65, 128, 304, 1024, 2 ** 15, 2 ** 16, 2 ** 31 - 1, 2 ** 31,
-               2 ** 32 - 1, 2 ** 63, 2 ** 64 - 1]
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-    max_leaves=8)
-
-
-@st.composite
-def byte_mutations(draw, seed: bytes, fields: list) -> bytes:
-    data = bytearray(seed)
-    for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(["truncate", "extend", "flip", "byte", "field", "splice", "insert", "delete"]))
-        n = len(data)
-        if op == "truncate":
-            data = data[:draw(st.integers(0, n))]
-        elif op == "extend":
-            data += draw(st.binary(min_size=1, max_size=64))
-        elif op in ("flip", "byte") and n:
-            at = draw(st.integers(0, n - 1))
-            data[at] = data[at] ^ (1 << draw(st.integers(0, 7))) if op == "flip" else draw(st.integers(0, 255))
-        elif op == "field" and fields:
-            at, size = draw(st.sampled_from(fields))
-            value = draw(st.sampled_from(INTERESTING) | st.integers(0, 2 ** 64 - 1)) % (1 << (8 * size))
-            if at + size <= n:
-                data[at:at + size] = value.to_bytes(size, "little")
-        elif op == "splice" and n:
-            a, b = sorted(draw(st.tuples(st.integers(0, n), st.integers(0, n))))
-            at = draw(st.integers(0, n))
-            data[at:at + (b - a)] = data[a:b]
-        elif op == "insert":
-            at = draw(st.integers(0, n))
-            data[at:at] = draw(st.binary(min_size=1, max_size=16))
-        elif op == "delete" and n:
-            a, b = sorted(draw(st.tuples(st.integers(0, n), st.integers(0, n))))
-            del data[a:b]
-    return bytes(data)
-
-
-def _mutate_tree(draw, node, depth=0):
-    """A copy of a JSON tree with one node replaced, deleted or given a new key."""
-    if isinstance(node, (dict, list)) and node and depth < 6 and draw(st.booleans()):
-        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
-        key = draw(st.sampled_from(keys))
-        copy = dict(node) if isinstance(node, dict) else list(node)
-        copy[key] = _mutate_tree(draw, node[key], depth + 1)
-        return copy
-    action = draw(st.sampled_from(["replace", "delete", "add"]))
-    if action == "delete" and isinstance(node, (dict, list)) and node:
-        copy = dict(node) if isinstance(node, dict) else list(node)
-        del copy[draw(st.sampled_from(list(copy) if isinstance(copy, dict) else list(range(len(copy)))))]
-        return copy
-    if action == "add" and isinstance(node, dict):
-        return {**node, draw(st.text(max_size=8)): draw(json_values)}
-    return draw(json_values)
-
-
-@st.composite
-def json_mutations(draw, seed: bytes) -> bytes:
-    if draw(st.booleans()):
-        return draw(byte_mutations(seed, []))
-    doc = _mutate_tree(draw, json.loads(seed))
-    return json.dumps(doc).encode()
 
 
 def _own_file(header: bytes, params: bytes) -> bytes:
@@ -127,7 +63,7 @@ def own_mutations(draw) -> bytes:
     params = OWN[start:-32]
     kind = draw(st.sampled_from(["bytes", "bytes-resigned", "header"]))
     if kind == "header":
-        return _own_file(json.dumps(_mutate_tree(draw, header)).encode(), params)
+        return _own_file(json.dumps(mutate_tree(draw, header)).encode(), params)
     data = draw(byte_mutations(OWN, OWN_FIELDS))
     if kind == "bytes-resigned" and len(data) > 32:
         data = data[:-32] + hashlib.sha256(data[:-32]).digest()
@@ -146,8 +82,8 @@ def only_studio_errors(load, data):
 
 
 def test_seeds_load():
-    for load, data in ((decode_weights, OWN), (lambda d: import_bytes(d, "f.bin"), BIN),
-                       (lambda d: import_bytes(d, "f.json"), JSON)):
+    for load, data in ((decode_weights, OWN), (lambda d: read_network(d, "f.bin"), BIN),
+                       (lambda d: read_network(d, "f.json"), JSON)):
         assert isinstance(load(data), WeightsFile)
 
 
@@ -160,13 +96,13 @@ def test_own_format_loader_fuzz(data):
 @FUZZ
 @given(byte_mutations(BIN, BIN_FIELDS))
 def test_rtxns_bin_loader_fuzz(data):
-    only_studio_errors(lambda d: import_bytes(d, "f.bin"), data)
+    only_studio_errors(lambda d: read_network(d, "f.bin"), data)
 
 
-@settings(FUZZ, max_examples=1000)
+@fuzz_settings(1000)
 @given(json_mutations(JSON))
 def test_rtxns_json_loader_fuzz(data):
-    only_studio_errors(lambda d: import_bytes(d, "f.json"), data)
+    only_studio_errors(lambda d: read_network(d, "f.json"), data)
 
 
 @pytest.fixture(scope="module")
@@ -176,19 +112,19 @@ def bin_dir(tmp_path_factory):
     return folder
 
 
-@settings(FUZZ, max_examples=500)
+@fuzz_settings(500)
 @given(json_mutations(SIDECAR))
 def test_rtxns_sidecar_fuzz(bin_dir, data):
     """Sidecars keep their checksum (so they are read), everything else is fair game."""
     sidecar_path(bin_dir / "f.bin").write_bytes(data)
-    only_studio_errors(lambda d: import_bytes(BIN, "f.bin", path=bin_dir / "f.bin"), data)
+    only_studio_errors(lambda d: read_network(BIN, "f.bin", path=bin_dir / "f.bin"), data)
 
 
 def test_export_then_every_truncation_is_refused(tmp_path):
     """Each proper prefix of each file is refused (exhaustive, not sampled)."""
     export_weights(NET, "rtxns", tmp_path / "n.bin")
-    for load, data in ((lambda d: decode_weights(d, "f.ntsw"), OWN), (lambda d: import_bytes(d, "f.bin"), BIN),
-                       (lambda d: import_bytes(d, "f.json"), JSON)):
+    for load, data in ((lambda d: decode_weights(d, "f.ntsw"), OWN), (lambda d: read_network(d, "f.bin"), BIN),
+                       (lambda d: read_network(d, "f.json"), JSON)):
         step = max(1, len(data) // 400)
         for n in range(0, len(data), step):
             with pytest.raises(StudioError):
@@ -201,7 +137,7 @@ def test_pathological_json_is_refused(bin_dir, text):
     """What random mutation rarely builds: nesting past Python's recursion limit, 5000-digit integers,
     infinities, NaN, a UTF-16 byte-order mark; in the own header (checksum valid), RTXNS JSON and sidecars."""
     only_studio_errors(lambda d: decode_weights(d, "f.ntsw"), _own_file(text, b""))
-    only_studio_errors(lambda d: import_bytes(d, "f.json"), b"{\"layers\": " + text + b"}")
-    only_studio_errors(lambda d: import_bytes(d, "f.json"), text)
+    only_studio_errors(lambda d: read_network(d, "f.json"), b"{\"layers\": " + text + b"}")
+    only_studio_errors(lambda d: read_network(d, "f.json"), text)
     sidecar_path(bin_dir / "f.bin").write_bytes(text)
-    only_studio_errors(lambda d: import_bytes(d, "f.bin", path=bin_dir / "f.bin"), BIN)
+    only_studio_errors(lambda d: read_network(d, "f.bin", path=bin_dir / "f.bin"), BIN)

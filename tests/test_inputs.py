@@ -120,7 +120,7 @@ def test_cli_errors_are_one_line(tmp_path):
         (("train", "--texture", str(tmp_path / "bad.png")), "cannot read bad.png as an image"),
         (("train", "--texture", "textures/coffee.png", "--preset", "nope"), "unknown preset 'nope'"),
         (("infer", "--weights", str(tmp_path / "bad.png"), "--out", str(tmp_path / "x.png")),
-         "not a Neural Texture Studio weights file"),
+         "neither a Neural Texture Studio weights file nor an RTXNS network"),
     ]:
         r = run_cli(*args)
         assert r.returncode == 2

@@ -26,3 +26,25 @@ def test_preset_trains(device, tiny_image, name):
 def test_reference_presets_are_bundled():
     assert {"rtxns-simple-training", "drjit-triencode", "drjit-hashgrid", "tinn-frequency", "tcnn-hash",
             "tcnn-oneblob", "drjit-permuto"} <= set(available_presets())
+
+
+def test_sections_are_declared_once():
+    """Parsing, writing back, the command line and the window read the same declarations (app/registry.py)."""
+    import dataclasses
+    from app.cli import build_parser, train_options
+    from app.network import NetworkConfig
+    from app.optimizers import OPTIMIZERS, OptimizerConfig
+    from app.preset import TrainingConfig
+    from app.registry import settings_of
+    for cls in (NetworkConfig, TrainingConfig, OptimizerConfig):
+        declared = [s.name for s in settings_of(cls)]
+        assert declared == [f.name for f in dataclasses.fields(cls) if f.name != "otype"]
+        assert all(s.doc for s in settings_of(cls)), cls
+    for otype in OPTIMIZERS.names():  # each optimizer's keys are exactly its declared settings
+        keys = set(OptimizerConfig.from_config({"otype": otype}).settings()) - {"otype"}
+        assert keys == {s.name for s in settings_of(OptimizerConfig, otype)}
+    flags = {s.flag for _, s in train_options()}
+    assert flags == {"--batch", "--steps", "--seed", "--transform", "--lr"}
+    train = next(a for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
+                 if a.option_strings == ["--transform"])
+    assert list(train.choices) == ["none", "flip", "zoom"]

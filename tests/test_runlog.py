@@ -23,7 +23,8 @@ from app.errors import StudioError
 from app.footprint import bits_per_pixel, storage_bits
 from app.preset import load_preset
 from app.runlog import MAX_POINTS, Recorder, RunLog, downsample, open_log
-from app.weights_io import load_weights, parameter_count
+from app.formats import open_network
+from app.network_file import parameter_count
 
 
 class FakeTrainer:
@@ -102,7 +103,7 @@ def test_run_is_recorded_with_figures_weights_and_thumbnail(home):
     assert run["samples_per_s"] == pytest.approx(preset.training.batch_size / 0.01)
     assert (run["texture_width"], run["texture_height"]) == (300, 150) and run["seed"] == 7
     assert log.preset(run_id).to_dict() == preset.with_training(seed=7).to_dict()
-    weights = load_weights(log.weights_path(run_id))
+    weights = open_network(log.weights_path(run_id))
     np.testing.assert_array_equal(weights.parameters, np.linspace(-1, 1, run["parameters"], dtype=np.float32))
     assert weights.texture_size == (300, 150) and weights.stats["run"] == run_id
     thumb = log.thumbnail(run_id)

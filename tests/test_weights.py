@@ -7,7 +7,9 @@ import pytest
 from app.errors import StudioError
 from app.preset import load_preset
 from app.trainer import Trainer
-from app.weights_io import FORMAT_VERSION, WeightsFile, decode_weights, encode_weights, load_weights, save_weights
+from app.formats import open_network
+from app.network_file import WeightsFile
+from app.weights_io import FORMAT_VERSION, decode_weights, encode_weights, save_weights
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +23,7 @@ def trained(device, small_image):
 def test_save_load_infer_is_bit_identical(device, trained, tmp_path):
     path = tmp_path / "w.ntsw"
     save_weights(path, WeightsFile(trained.preset, trained.parameters(), (16, 16), "none", {"steps": 5}))
-    loaded = load_weights(path)
+    loaded = open_network(path)
     np.testing.assert_array_equal(loaded.parameters, trained.parameters())
     assert loaded.preset.to_dict() == trained.preset.to_dict()
     assert loaded.texture_size == (16, 16) and loaded.stats == {"steps": 5}
@@ -74,7 +76,7 @@ def test_newer_version(blob):
 
 def test_missing_file(tmp_path):
     with pytest.raises(StudioError, match="weights file not found"):
-        load_weights(tmp_path / "nope.ntsw")
+        open_network(tmp_path / "nope.ntsw")
 
 
 def test_failed_save_leaves_no_damaged_file(trained, tmp_path):
@@ -99,7 +101,7 @@ def test_trainable_encoding_parameters_are_saved(device, small_image, tmp_path):
     trainer.train(3)
     path = tmp_path / "grid.ntsw"
     save_weights(path, WeightsFile(trainer.preset, trainer.parameters(), (16, 16)))
-    loaded = load_weights(path)
+    loaded = open_network(path)
     assert loaded.parameters.size == trainer.layout.parameter_count + grid.parameter_count
     fresh = Trainer(device, None, loaded.preset)
     fresh.set_parameters(loaded.parameters)

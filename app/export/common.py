@@ -9,12 +9,12 @@ precision) and use float16 weights.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import StudioError
+from ..jsonfile import parse_json, shown
 
 FLOAT16_MAX = 65504.0
 
@@ -115,10 +115,7 @@ def encoding_from_spec(spec: str, where: str = "--encoding"):
     from ..encodings import encoding_from_config
     text = spec.strip()
     if text.startswith("{"):
-        try:
-            config = json.loads(text)
-        except (json.JSONDecodeError, RecursionError, ValueError):
-            raise StudioError(f"{where} {spec!r} is not valid JSON") from None
+        config = parse_json(text, f"{where} {shown(spec)}")
     else:
         name, _, arg = text.partition(":")
         config = {"otype": name.strip()}

@@ -1,5 +1,5 @@
-"""Reading networks other tools wrote: RTXNS binary files (recognised by their version word) and RTXNS
-JSON, into the app's ``WeightsFile`` (a Preset plus compact parameters) that ``Trainer.set_parameters``,
+"""Reading networks other tools wrote: RTXNS binary files and RTXNS JSON (app/formats.py recognises them),
+into the app's ``WeightsFile`` (a Preset plus compact parameters) that ``Trainer.set_parameters``,
 ``infer``, ``train --init`` and the window's Load use.
 
 RTXNS files carry layer sizes and values only. What they lack comes, in this order, from the command
@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import StudioError
 from .common import encoding_from_spec
 from .layouts import convert, unpack
-from .rtxns_bin import decode_rtxns, is_rtxns
+from .rtxns_bin import decode_rtxns
 from .rtxns_json import decode_rtxns_json, float16_exact
 from .sidecar import FORMAT as SIDECAR_FORMAT
 from .sidecar import read_sidecar, sidecar_path
@@ -49,39 +49,29 @@ class ImportOptions:
         return self.encoding is not None and self.activation is not None and self.output_activation is not None
 
 
-def sniff(data: bytes) -> str:
-    """'ntsw', 'rtxns-bin', 'json' or 'unknown' from a file's first bytes."""
-    from ..weights_io import MAGIC
-    if data[:len(MAGIC)] == MAGIC:
-        return "ntsw"
-    if is_rtxns(data):
-        return "rtxns-bin"
-    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head[:1] == b"{":
-        return "json"
-    return "unknown"
+def looks_like_json(data: bytes) -> bool:
+    """Whether a file's first bytes open a JSON object (after a byte-order mark or white space)."""
+    return data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
 
 
-def import_bytes(data: bytes, name: str, options: ImportOptions | None = None,
-                 path: Path | None = None):
-    """A WeightsFile from RTXNS bytes (``path`` locates a sidecar beside the file); StudioError otherwise."""
-    options = options or ImportOptions()
-    kind = sniff(data)
-    if kind == "rtxns-bin":
-        net = decode_rtxns(data, name)
-        packed = convert(net.packed, "row_major")
-        layers = [(w.astype(np.float32), b.astype(np.float32)) for w, b in unpack(packed)]
-        return _to_weights(layers, "float16", name, "RTXNS network file", data, options, path)
-    if kind == "json":
-        _refuse_own_json(data, name)
-        layers = decode_rtxns_json(data, name)
-        precision = "float16" if float16_exact(layers) else "float32"
-        weights = _to_weights(layers, precision, name, "RTXNS JSON", data, options, path)
-        if precision == "float32":
-            weights.notes.append(f"{name} holds values that are not float16, so it was imported as a float32 network "
-                                 "(RTXNS itself rounds them to float16)")
-        return weights
-    raise StudioError(f"{name} is neither a Neural Texture Studio weights file nor an RTXNS network (.bin or JSON)")
+def read_rtxns_bin(data: bytes, name: str, options: ImportOptions | None = None, path: Path | None = None):
+    """A WeightsFile from an RTXNS network file (``path`` locates a sidecar beside it)."""
+    net = decode_rtxns(data, name)
+    packed = convert(net.packed, "row_major")
+    layers = [(w.astype(np.float32), b.astype(np.float32)) for w, b in unpack(packed)]
+    return _to_weights(layers, "float16", name, "RTXNS network file", data, options or ImportOptions(), path)
+
+
+def read_rtxns_json(data: bytes, name: str, options: ImportOptions | None = None, path: Path | None = None):
+    """A WeightsFile from RTXNS JSON; float16 when every value is, else float32 (with a note)."""
+    _refuse_own_json(data, name)
+    layers = decode_rtxns_json(data, name)
+    precision = "float16" if float16_exact(layers) else "float32"
+    weights = _to_weights(layers, precision, name, "RTXNS JSON", data, options or ImportOptions(), path)
+    if precision == "float32":
+        weights.notes.append(f"{name} holds values that are not float16, so it was imported as a float32 network "
+                             "(RTXNS itself rounds them to float16)")
+    return weights
 
 
 def _refuse_own_json(data: bytes, name: str) -> None:
@@ -96,7 +86,7 @@ def _refuse_own_json(data: bytes, name: str) -> None:
 def _to_weights(layers, precision: str, name: str, source: str, data: bytes, options: ImportOptions,
                 path: Path | None):
     from ..network import Layout, NetworkConfig
-    from ..weights_io import WeightsFile
+    from ..network_file import WeightsFile
     notes: list[str] = []
     if len(layers) < 2:
         raise StudioError(f"{name} has a single layer; Neural Texture Studio networks have 1 to 8 hidden layers")
@@ -184,32 +174,3 @@ def _rtxns_preset():
         return load_preset("rtxns-simple-training")
     except StudioError:
         return Preset()
-
-
-def import_foreign(data: bytes, path: Path, options: ImportOptions | None = None):
-    """The hook of ``weights_io.load_weights``: a WeightsFile when ``data`` is an RTXNS file or JSON,
-    None for anything else (the app's own format decides then)."""
-    if sniff(data) in ("rtxns-bin", "json"):
-        return import_bytes(data, Path(path).name, options, Path(path))
-    return None
-
-
-def load_network_file(path: str | Path, options: ImportOptions | None = None):
-    """Any network file the app reads: its own .ntsw, RTXNS .bin, RTXNS JSON."""
-    from ..weights_io import decode_weights
-    path = Path(path)
-    if not path.is_file():
-        raise StudioError(f"weights file not found: {path}")
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise StudioError(f"cannot read {path}: {err.strerror}") from None
-    options = options or ImportOptions()
-    if sniff(data) in ("rtxns-bin", "json"):
-        return import_bytes(data, path.name, options, path)
-    if options.given:
-        flags = options.given
-        raise StudioError(f"{', '.join(flags)} only appl{'ies' if len(flags) == 1 else 'y'} to RTXNS files; "
-                          f"{path.name} is not one (Neural Texture Studio weights files record their own encoding "
-                          "and activations)")
-    return decode_weights(data, path.name)

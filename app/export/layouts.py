@@ -12,12 +12,11 @@ placement of each block. Matrices are stored in one of four layouts, numbered as
 
 Portable layouts convert on the host with numpy. The optimal ones exist only for a device with
 cooperative vectors (``Feature.cooperative_vector``): ``convert`` uses slangpy's
-``Device.convert_coop_vec_matrices`` (host memory) and ``append_convert`` records
-``CommandEncoder.convert_coop_vec_matrix`` (GPU buffers). Biases are plain float16 vectors in every layout.
+``Device.convert_coop_vec_matrices`` (host memory). Biases are plain float16 vectors in every layout.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -169,31 +168,3 @@ def convert(packed: PackedNetwork, layout: str, device=None) -> PackedNetwork:
     for src, dst in zip(packed.layers, placements):
         out[dst.bias_offset:dst.bias_offset + dst.bias_size] = packed.data[src.bias_offset:src.bias_offset + src.bias_size]
     return PackedNetwork(layout, placements, bytes(out))
-
-
-def append_convert(encoder, device, packed: PackedNetwork, src_buffer, layout: str, dst_buffer) -> PackedNetwork:
-    """Records the conversion of ``src_buffer`` (holding ``packed.data``) into ``dst_buffer`` in ``layout``
-    on the GPU; returns the destination's placement (its ``data`` is empty: the bytes live on the GPU).
-    ``dst_buffer`` must hold at least ``device_placement(...)[1]`` bytes."""
-    layout = layout_name(layout)
-    _require_coopvec(device, layout if layout not in PORTABLE_LAYOUTS else packed.layout)
-    placements, total = device_placement(device, packed, layout)
-    if dst_buffer.size < total:
-        raise StudioError(f"destination buffer holds {dst_buffer.size} bytes; the {layout} network needs {total}")
-    src_descs = _descs(device, packed.layers, packed.layout)
-    for src, dst, s_desc, d_desc in zip(packed.layers, placements, src_descs, _descs(device, placements, layout)):
-        encoder.convert_coop_vec_matrix(dst_buffer, d_desc, src_buffer, s_desc)
-        encoder.copy_buffer(dst_buffer, dst.bias_offset, src_buffer, src.bias_offset, src.bias_size)
-    return replace(packed, layout=layout, layers=placements, data=b"")
-
-
-def upload(device, packed: PackedNetwork, layout: str = "inferencing_optimal"):
-    """A GPU buffer with the network in ``layout`` for this device, and its placement: what an engine
-    binds for cooperative-vector inference (``layout`` training_optimal for training). Portable layouts
-    upload as they are."""
-    import slangpy as spy
-    layout = layout_name(layout)
-    converted = convert(packed, layout, device) if layout != packed.layout else packed
-    buffer = device.create_buffer(size=converted.byte_size, usage=spy.BufferUsage.shader_resource,
-                                  data=np.frombuffer(converted.data, np.uint8).copy())
-    return buffer, converted

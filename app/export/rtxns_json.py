@@ -15,6 +15,7 @@ import json
 import numpy as np
 
 from ..errors import StudioError
+from ..jsonfile import parse_json
 
 MAX_BYTES = 64 << 20
 MAX_WIDTH = 1 << 16
@@ -59,14 +60,7 @@ def decode_rtxns_json(data: bytes, name: str = "network") -> list[tuple[np.ndarr
     """[(W float32 (outputs x inputs), b float32)] from RTXNS JSON; StudioError for anything malformed."""
     if len(data) > MAX_BYTES:
         raise StudioError(f"{name} is {len(data)} bytes, too large for a network description")
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise StudioError(f"{name} is not UTF-8 text") from None
-    except json.JSONDecodeError as err:
-        raise StudioError(f"{name} is not valid JSON: {err.msg} at line {err.lineno}") from None
-    except (RecursionError, ValueError):
-        raise StudioError(f"{name} is not valid JSON (nested too deeply or a number too long)") from None
+    doc = parse_json(data, name, bom=True)
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
         raise StudioError(f"{name} is not an RTXNS network description (no \"layers\" list)")
     if not doc["layers"]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StudioError
+from ..jsonfile import parse_json
 from .common import encoding_description, network_description
 
 FORMAT = "neural-texture-studio-rtxns-sidecar"
@@ -74,10 +75,7 @@ def read_sidecar(path: Path, network_bytes: bytes, network_name: str) -> Sidecar
         raise StudioError(f"cannot read {name}: {err.strerror}") from None
     if len(raw) > MAX_BYTES:
         raise StudioError(f"{name} is {len(raw)} bytes; a sidecar is a small JSON file (damaged?)")
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError):
-        raise StudioError(f"{name} (the encoding sidecar of {network_name}) is not valid JSON") from None
+    doc = parse_json(raw, f"{name} (the encoding sidecar of {network_name})")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise StudioError(f"{name} is not a Neural Texture Studio sidecar (no \"format\": \"{FORMAT}\")")
     version = doc.get("version")

@@ -4,8 +4,6 @@ Core calls that raise StudioError are reported in the window; the previous state
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -16,9 +14,12 @@ from ..losses import LossConfig
 from ..network import NetworkConfig
 from ..optimizers import OptimizerConfig
 from ..preset import Preset, load_preset, save_preset
+from ..registry import settings_of
 from ..texture import load_image, save_image
-from ..weights_io import WeightsFile, load_weights, save_weights
-from .engine import apply_live, defer, request_build, submit_encoder
+from ..formats import open_network
+from ..network_file import WeightsFile
+from ..weights_io import save_weights
+from .engine import apply_live, defer, guarded, request_build, submit_encoder
 from .run_tracking import end_run
 from .state import AppState, Texture
 
@@ -70,19 +71,9 @@ def set_transform(state: AppState, name: str) -> None:
     state.render_requested = True
 
 
-@functools.lru_cache(maxsize=None)
 def optimizer_keys(otype: str) -> tuple[str, ...]:
-    """The hyperparameters the core accepts for optimizer ``otype`` (asked of its own parser)."""
-    keys = []
-    for f in dataclasses.fields(OptimizerConfig):
-        if f.name == "otype":
-            continue
-        try:
-            OptimizerConfig.from_config({"otype": otype, f.name: f.default})
-            keys.append(f.name)
-        except StudioError:
-            pass
-    return tuple(keys)
+    """The hyperparameters optimizer ``otype`` reads, as OptimizerConfig declares them."""
+    return tuple(s.name for s in settings_of(OptimizerConfig, otype))
 
 
 def set_live(state: AppState, *, loss: str | None = None, optimizer: str | None = None,
@@ -98,8 +89,6 @@ def set_live(state: AppState, *, loss: str | None = None, optimizer: str | None 
                    if key in optimizer_keys(otype)}
             p = replace(p, optimizer=OptimizerConfig.from_config({**cfg, **(optimizer_params or {}), "otype": otype}))
         if batch_size is not None:
-            if batch_size < 64:
-                raise StudioError("batch size must be at least 64")
             p = p.with_training(batch_size=int(batch_size))
     except StudioError as err:
         state.report(str(err), error=True)
@@ -212,7 +201,7 @@ def save_weights_to(state: AppState, path: str | Path) -> None:
 
 def export_weights_as(state: AppState, fmt: str, path: str | Path) -> None:
     """Writes the current network in another tool's format (app/export); refusals show in the window."""
-    from ..export import export_weights
+    from ..formats import export_weights
     path = Path(path).expanduser()
 
     def task():
@@ -223,11 +212,10 @@ def export_weights_as(state: AppState, fmt: str, path: str | Path) -> None:
 
 def load_weights_from(state: AppState, path: str | Path) -> None:
     path = Path(path).expanduser()
-    try:
-        weights = load_weights(path)
-    except StudioError as err:
-        state.report(str(err), error=True)
+    loaded = []
+    if not guarded(state, "load weights", lambda: loaded.append(open_network(path))):
         return
+    weights = loaded[0]
     current = current_preset(state)
     if (weights.preset.encoding, weights.preset.network) == (current.encoding, current.network):
         defer(state, "load weights", lambda: _use_weights(state, path, weights))

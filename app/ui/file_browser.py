@@ -14,9 +14,11 @@ from typing import Callable
 
 from imgui_bundle import imgui
 
+from ..formats import FORMATS, READABLE_SUFFIXES
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tga", ".tif", ".tiff", ".exr", ".hdr", ".gif", ".webp")
-WEIGHTS_EXTENSIONS = (".ntsw",)
-NETWORK_EXTENSIONS = (".ntsw", ".bin", ".json")  # what Load reads: also RTXNS networks
+WEIGHTS_EXTENSIONS = (FORMATS["ntsw"].suffix,)
+NETWORK_EXTENSIONS = READABLE_SUFFIXES  # what Load reads: also RTXNS networks
 
 
 def native_dialogs_available() -> bool:

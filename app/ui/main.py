@@ -5,6 +5,7 @@ frame loop in engine.py, and what controls do in actions.py.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from imgui_bundle import hello_imgui, imgui, immapp
 from ..errors import StudioError
 from ..preset import Preset, load_preset
 from . import actions, engine, run_tracking
+from .display import display_problem
 from .file_browser import IMAGE_EXTENSIONS, NETWORK_EXTENSIONS, WEIGHTS_EXTENSIONS, FileBrowser, gui_file_browser
 from .panel_metrics import gui_metrics
 from .panel_network import SAVE_PRESET_POPUP, gui_network
@@ -176,7 +178,7 @@ def gui_menus(state: AppState) -> None:
         if imgui.menu_item_simple("Export prediction as PNG...", enabled=state.trainer is not None):
             _open_export(state)
         if imgui.begin_menu("Export weights as", state.trainer is not None):
-            from ..export import FORMATS
+            from ..formats import FORMATS
             for fmt in FORMATS.values():
                 if imgui.menu_item_simple(f"{fmt.name} ({fmt.suffix})..."):
                     _open_export_weights(state, fmt)
@@ -279,6 +281,10 @@ def add_ons() -> immapp.AddOnsParams:
 
 
 def run_app(mlp_path: str | None = None) -> int:
+    problem = display_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     state = create_state(mlp_path=mlp_path)
     immapp.run(make_runner_params(state), add_ons())
     return 0

@@ -5,7 +5,8 @@ from imgui_bundle import imgui
 
 from ..activations import ACTIVATIONS
 from ..encodings import ENCODINGS
-from ..network import PRECISIONS
+from ..network import PRECISIONS, NetworkConfig
+from ..registry import settings_of
 from . import actions
 from .state import AppState
 from .widgets import DIM_COLOR, INFO_COLOR, combo, committed_float, committed_int, tooltip
@@ -63,8 +64,10 @@ def _gui_architecture(state: AppState) -> None:
     def set_net(**changes):
         actions.set_architecture(state, network=changes)
 
-    committed_int(state, "hidden width", net.n_neurons, 16, 128, lambda v: set_net(n_neurons=v))
-    committed_int(state, "hidden layers", net.n_hidden_layers, 1, 8, lambda v: set_net(n_hidden_layers=v))
+    declared = {s.name: s for s in settings_of(NetworkConfig)}
+    for key in ("n_neurons", "n_hidden_layers"):  # ranges as the preset's declaration says
+        s = declared[key]
+        committed_int(state, s.doc, getattr(net, key), s.lo, s.hi, (lambda k: lambda v: set_net(**{k: v}))(key))
     names = list(ACTIVATIONS)
     chosen = combo("hidden activation", net.activation, names)
     if chosen:

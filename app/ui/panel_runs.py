@@ -13,7 +13,7 @@ import numpy as np
 from imgui_bundle import hello_imgui, imgui
 
 from ..errors import StudioError
-from ..weights_io import load_weights
+from ..formats import open_network
 from . import actions
 from .compare_view import LABEL_COLORS, CompareView
 from .engine import apply_live, defer, request_build
@@ -178,7 +178,7 @@ def guarded_report(state: AppState, fn) -> None:
 def restore_run(state: AppState, run_id: int) -> None:
     """The run's texture (when its file is still there), settings and final weights; training continues."""
     log = state.runs.log
-    weights = load_weights(log.weights_path(run_id))
+    weights = open_network(log.weights_path(run_id))
     preset = log.preset(run_id)
     run = log.get(run_id)
     texture, note = None, ""
@@ -215,7 +215,7 @@ def restore_run(state: AppState, run_id: int) -> None:
 def load_run_weights(state: AppState, run_id: int) -> None:
     """Only the weights (the current settings and texture stay); a different network asks to switch."""
     path = state.runs.log.weights_path(run_id)
-    weights = load_weights(path)
+    weights = open_network(path)
     current = actions.current_preset(state)
     if (weights.preset.encoding, weights.preset.network) == (current.encoding, current.network):
         defer(state, "load weights", lambda: actions._use_weights(state, path, weights, run_id))

@@ -1,7 +1,7 @@
 """Ids that Python and Slang share, emitted as preprocessor defines into every Slang session.
 
 Each family's table is declared once, in the module that owns it (activations, losses, optimizers,
-transforms); ``shader_defines`` turns them into ``PREFIX_NAME`` defines (ACT_LEAKY_RELU, LOSS_L1,
+transforms, the training state's words); ``shader_defines`` turns them into ``PREFIX_NAME`` defines (ACT_LEAKY_RELU, LOSS_L1,
 OPT_ADAMW, TRANSFORM_FLIP, ...). No Slang file defines one by hand (tests/test_shader_ids.py).
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ def id_tables() -> dict[str, dict[str, int]]:
     from .losses import LOSS_IDS
     from .optimizers import OPTIMIZER_IDS
     from .texture import TRANSFORMS
-    return {"ACT": ACTIVATIONS, "LOSS": LOSS_IDS, "OPT": OPTIMIZER_IDS, "TRANSFORM": TRANSFORMS}
+    from .train_state import LAYOUT
+    return {"ACT": ACTIVATIONS, "LOSS": LOSS_IDS, "OPT": OPTIMIZER_IDS, "TRANSFORM": TRANSFORMS, "STATE": LAYOUT}
 
 
 def shader_defines() -> dict[str, str]:

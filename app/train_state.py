@@ -1,12 +1,17 @@
 """The training state on the GPU (shaders/train_state.slang): step counter and loss scaler in two slots,
-one per step parity, so recorded steps need no per-step value from the host. This module creates the
-buffer, resets it and reads it back; the word layout below mirrors the STATE_* defines."""
+one per step parity, so recorded steps need no per-step value from the host. This module declares the
+word layout, creates the buffer, resets it and reads it back."""
 from __future__ import annotations
 
 import numpy as np
 
-WORDS = 8  # STATE_WORDS
-SCALE, CLEAN, SKIPPED, FOUND, STEP, DYNAMIC, GROWTH = range(7)
+# A slot's words (the shaders get them as STATE_* defines, app/shader_ids.py): the loss scale this step's
+# gradients carry (float bits), consecutive finite steps before it, steps skipped before it, whether its
+# gradients were not finite, its 1-based number, and its scaling settings (dynamic, growth interval).
+LAYOUT = {"scale": 0, "clean": 1, "skipped": 2, "found": 3, "step": 4, "dynamic": 5, "growth": 6, "words": 8}
+WORDS = LAYOUT["words"]
+SCALE, CLEAN, SKIPPED, FOUND, STEP, DYNAMIC, GROWTH = (LAYOUT[k] for k in
+                                                      ("scale", "clean", "skipped", "found", "step", "dynamic", "growth"))
 
 
 class TrainState:

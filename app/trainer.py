@@ -20,6 +20,7 @@ from .errors import StudioError
 from .mlp_coopvec import CoopVecMLP, coopvec_supports
 from .mlp_portable import PortableMLP
 from .network import Layout, initial_parameters
+from .limits import check_request, device_limits
 from .preset import Preset
 from .step_passes import StepPasses
 from .texture import transform_id
@@ -51,6 +52,9 @@ class Trainer:
         self.network = preset.network
         self.layout = Layout.of(self.encoding.output_dims, self.network)
         self.mlp_path = choose_mlp_path(self.info, mlp_path, coopvec_supports(self.network, self.encoding))
+        self.limits = device_limits(device)
+        texture = None if image is None else (image.shape[1], image.shape[0])
+        check_request(self.limits, preset, self.mlp_path, texture=texture)  # before any buffer exists
         engine = CoopVecMLP if self.mlp_path == "coopvec" else PortableMLP
         self.mlp = engine(device, self.encoding, self.network, self.layout, software=self.info.software)
         self.encoding_state = (EncodingParameters(device, self.encoding, self.network.half)
@@ -76,6 +80,7 @@ class Trainer:
     def set_batch_size(self, batch: int) -> None:
         if batch < 1:
             raise StudioError("batch size must be at least 1")
+        check_request(self.limits, self.preset.with_training(batch_size=batch), self.mlp_path)
         self.batch = batch
         self.mlp.set_batch_size(batch)
 

@@ -10,6 +10,7 @@ import numpy as np
 from .kernels import view_kernels
 from .texture import transform_id
 
+IMAGES = ("prediction", "reference", "loss")
 TILE = 1024              # pixels per side of a full-resolution evaluation's tiles
 VIEW_SIZES_KEPT = 4      # view texture sizes kept between renders (the window's, a tiling's edges)
 
@@ -26,12 +27,14 @@ class Views:
         import slangpy as spy
         views = self._textures.pop(size, None)
         if views is None:
-            usage = spy.TextureUsage.shader_resource | spy.TextureUsage.unordered_access
+            usage = (spy.TextureUsage.shader_resource | spy.TextureUsage.unordered_access
+                     | spy.TextureUsage.copy_source)
             make = lambda: self.device.create_texture(format=spy.Format.rgba32_float, width=size[0],
                                                       height=size[1], usage=usage)
-            views = {name: make() for name in ("prediction", "reference", "loss")}
+            views = {name: make() for name in IMAGES}
             views["row_sums"] = self.device.create_buffer(element_count=size[1], struct_size=4,
-                                                          usage=spy.BufferUsage.unordered_access)
+                                                          usage=spy.BufferUsage.unordered_access
+                                                          | spy.BufferUsage.copy_source)
         self._textures[size] = views  # most recent last
         while len(self._textures) > VIEW_SIZES_KEPT:
             del self._textures[next(iter(self._textures))]
@@ -77,6 +80,35 @@ class Views:
                 for name, image in out.items():
                     image[y0:y0 + tile[3], x0:x0 + tile[2]] = views[name].to_numpy()[:tile[3], :tile[2], :3]
         return psnr_from_mse(squared / (w * h * 3)), out
+
+
+class ViewReadback:
+    """A render's images and row sums copied into host-visible memory inside its submission, so they can be
+    read once that submission is done without waiting for work queued behind it (reading a texture
+    itself waits for everything queued)."""
+
+    def __init__(self, device, encoder, views: dict, size: tuple[int, int]):
+        import slangpy as spy
+        w, h = self.size = tuple(size)
+        self.pitch = (w * 16 + 255) // 256 * 256  # bytes per row, aligned as buffer-image copies want
+        self.image_bytes = self.pitch * h
+        self.buffer = device.create_buffer(size=len(IMAGES) * self.image_bytes + h * 4,
+                                           usage=spy.BufferUsage.copy_destination, memory_type=spy.MemoryType.read_back)
+        for i, name in enumerate(IMAGES):
+            encoder.copy_texture_to_buffer(self.buffer, i * self.image_bytes, self.image_bytes, self.pitch,
+                                           views[name], 0, 0, spy.uint3(0, 0, 0), spy.uint3(w, h, 1))
+        encoder.copy_buffer(self.buffer, len(IMAGES) * self.image_bytes, views["row_sums"], 0, h * 4)
+
+    def read(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """({image name: float32 RGB (H, W, 3)}, per-row squared errors); call once the submission is done."""
+        w, h = self.size
+        data = self.buffer.to_numpy().view(np.uint8)
+        images = {}
+        for i, name in enumerate(IMAGES):
+            rows = data[i * self.image_bytes:(i + 1) * self.image_bytes].reshape(h, self.pitch)
+            images[name] = rows[:, :w * 16].copy().view(np.float32).reshape(h, w, 4)[:, :, :3].copy()
+        row_sums = data[len(IMAGES) * self.image_bytes:][:h * 4].copy().view(np.float32)
+        return images, row_sums
 
 
 def psnr_from_mse(mse: float) -> float:

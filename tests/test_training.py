@@ -98,3 +98,20 @@ def test_large_images_upload_in_bands_and_evaluate_in_tiles(device, image, monke
     psnr, views = banded.evaluate(images=("prediction",))
     np.testing.assert_array_equal(views["prediction"], whole[1]["prediction"])
     assert abs(psnr - whole[0]) < 1e-6
+
+
+def test_view_readback_equals_the_views(device, image):
+    """The window reads a render's views from host-visible copies made in the same submission (so work
+    queued behind it need not finish first): they equal the textures, at a width whose rows need padding."""
+    from app.views import IMAGES, ViewReadback
+    trainer = Trainer(device, image, small_rtxns())
+    size = (19, 11)
+    enc = device.create_command_encoder()
+    views = trainer.append_render(enc, size)
+    readback = ViewReadback(device, enc, views, size)
+    device.submit_command_buffer(enc.finish())
+    device.wait_for_idle()
+    images, rows = readback.read()
+    for name in IMAGES:
+        np.testing.assert_array_equal(images[name], views[name].to_numpy()[:, :, :3])
+    np.testing.assert_array_equal(rows, views["row_sums"].to_numpy().view(np.float32)[:size[1]])

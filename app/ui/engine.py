@@ -27,12 +27,11 @@ import numpy as np
 from ..device import choose_mlp_path, create_device, describe
 from ..errors import StudioError
 from ..trainer import Trainer
-from ..views import psnr_from_row_sums
+from ..views import ViewReadback, psnr_from_row_sums
 from . import run_tracking
-from .state import VIEW_NAMES, AppState, BuildRequest, Submission
+from .state import AppState, BuildRequest, Submission
 
 MAX_STEPS_PER_FRAME = 4096
-QUEUE_DEPTH = 2  # training submissions in flight
 
 
 class BuildJob:
@@ -173,11 +172,13 @@ def submit_encoder(state: AppState, encoder, on_done: Callable[[], None]) -> Non
 
 
 def submit(state: AppState) -> None:
-    """Queues the next submission when there is room: training only behind training, never behind a
-    render or a device task's work (their results are read back once done)."""
+    """Queues the next submission when there is room, never behind a device task's work (its results
+    are read back from device memory once done; training and renders copy theirs to host memory)."""
     queue = state.inflight
-    if len(queue) >= QUEUE_DEPTH or any(sub.steps == 0 or sub.views is not None for sub in queue):
+    if len(queue) >= state.pacing.queue_depth or any(sub.steps == 0 and sub.views is None for sub in queue):
         return
+    if state.device_tasks or state.build_request is not None:
+        return  # let the queue drain: they run when nothing is in flight
     tr, device, pacing = state.trainer, state.device, state.pacing
     steps = int(pacing.steps) if state.training else 0
     if state.single_steps:
@@ -196,9 +197,11 @@ def submit(state: AppState) -> None:
         tr.append_steps(enc, steps)
         pacing.record_cost += 0.2 * ((time.perf_counter() - t0) / steps - pacing.record_cost)
         readout = tr.append_readout(enc)
-    views = tr.append_render(enc, size, loss_scale=state.view.diff_scale) if render else None
+    views = None
+    if render:
+        views = ViewReadback(device, enc, tr.append_render(enc, size, loss_scale=state.view.diff_scale), size)
     sid = device.submit_command_buffer(enc.finish())
-    queue.append(Submission(sid, steps, views, size, time.monotonic(), readout=readout))
+    queue.append(Submission(sid, steps, views, size, time.monotonic(), readout=readout, step=tr.step))
     if render:
         state.render_requested = False
         pacing.last_render = now
@@ -217,11 +220,10 @@ def collect(state: AppState, frame_dt: float) -> None:
             state.report(str(err), error=True)
     if sub.views is not None:
         images = state.images
-        images.arrays = {name: sub.views[name].to_numpy()[:, :, :3].copy() for name in VIEW_NAMES}
-        images.size, images.step, images.recorded = sub.size, tr.step, sub.submitted
+        images.arrays, rows = sub.views.read()
+        images.size, images.step, images.recorded = sub.size, sub.step, sub.submitted
         images.serial += 1
-        rows = sub.views["row_sums"].to_numpy().view(np.float32)[:sub.size[1]]
-        state.history.psnr.add(tr.step, tr.train_seconds, psnr_from_row_sums(rows, sub.size))
+        state.history.psnr.add(sub.step, tr.train_seconds, psnr_from_row_sums(rows, sub.size))
         elapsed = time.monotonic() - sub.submitted
         state.pacing.render_cost += 0.3 * (elapsed - state.pacing.render_cost)
     adapt_pacing(state, sub, frame_dt)
@@ -237,6 +239,7 @@ def adapt_pacing(state: AppState, sub: Submission, frame_dt: float) -> None:
     CPU with the UI) are not a reason to record fewer steps: the device is busy either way. Submissions
     with a render are not judged."""
     p = state.pacing
+    p.adapt_queue(frame_dt)
     if sub.steps == 0 or sub.views is not None or not state.training:
         return
     if sub.polls >= 3 or p.steps * p.record_cost > 0.25 * p.frame_budget:

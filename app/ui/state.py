@@ -98,6 +98,9 @@ class Pacing:
     min_render_interval: float = 0.05     # seconds between view refreshes while training
     steps: float = 1.0                    # training steps recorded per submission
     record_cost: float = 100e-6           # host seconds to record one step (moving average)
+    queue_depth: int = 2                  # training submissions in flight (see adapt_queue)
+    min_fps: float = 30.0                 # frame rate below which the queue shrinks to one submission
+    frame_time: float = 0.0               # seconds per UI frame (moving average)
     render_cost: float = 0.02             # seconds a submission with a render takes (moving average)
     last_render: float = 0.0
 
@@ -105,7 +108,18 @@ class Pacing:
         """A software device (lavapipe) shares the CPU with the UI: allow slower frames and rarer renders."""
         self.frame_budget = 1 / 11 if software else 1 / 45
         self.fps_max = 15.0 if software else 0.0
+        self.min_fps = 10.5 if software else 60.0
         self.min_render_interval = 0.25 if software else 0.05
+
+    def adapt_queue(self, frame_dt: float) -> None:
+        """Two submissions in flight keep the device busy while the UI draws; on a software device that
+        also takes the CPU the UI draws with (its GL is software too: ~0.9 core at 12 frames/s measured),
+        so below min_fps one submission at a time gives the UI the gaps back."""
+        self.frame_time += 0.1 * (frame_dt - self.frame_time)
+        if self.frame_time > 1.0 / self.min_fps:
+            self.queue_depth = 1
+        elif self.frame_time < 1.0 / (self.min_fps * 1.15):
+            self.queue_depth = 2
 
     def render_interval(self) -> float:
         return max(self.min_render_interval, 5.0 * self.render_cost)  # renders take <= 1/6 of the device
@@ -122,6 +136,7 @@ class Submission:
     polls: int = 0
     on_done: Callable[[], None] | None = None   # e.g. writing an exported image once the device is done
     readout: object | None = None               # train_state.Readout of the last step's loss and state
+    step: int = 0                               # the trainer's step count once this submission's steps ran
 
 
 @dataclass
@@ -136,7 +151,7 @@ class DeviceShare:
     def add(self, dt: float, head: Submission | None, training: bool) -> None:
         if not training or dt <= 0:
             return
-        kind = "idle" if head is None else ("render" if head.views is not None or head.steps == 0 else "training")
+        kind = "idle" if head is None else ("training" if head.steps and head.views is None else "render")
         a = min(1.0, dt / 5.0)
         for name in ("training", "render", "idle"):
             setattr(self, name, (1 - a) * getattr(self, name) + a * (1.0 if name == kind else 0.0))

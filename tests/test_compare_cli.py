@@ -66,7 +66,7 @@ def test_compare_refusals_are_one_line(tmp_path, texture):
         (("--texture", str(tmp_path / "missing.png"), "--out", out), "image not found"),
         (("--texture", str(texture), "--out", str(tmp_path / "no" / "rd.png")), "folder does not exist"),
         (("--texture", str(texture), "--out", str(tmp_path / "rd.jpg")), "must be a .png file"),
-        (("--texture", str(texture), "--weights", str(texture), "--out", out), "not a Neural Texture Studio"),
+        (("--texture", str(texture), "--weights", str(texture), "--out", out), "neither a Neural Texture Studio weights file"),
         (("--texture", str(texture), "--weights", str(flipped), "--transform", "zoom", "--out", out),
          "trained with transform flip"),
     ]:

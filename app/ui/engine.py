@@ -235,14 +235,15 @@ def adapt_pacing(state: AppState, sub: Submission, frame_dt: float) -> None:
     """Steps per submission: grow while a submission finishes within the frame it became the oldest in,
     shrink when one takes more than three frames (settings and the loss curve lag behind) or when
     recording the steps would take a sizeable part of the frame budget. With a second submission
-    queued behind it, the device never waits for the UI, so slow frames (a software device shares the
-    CPU with the UI) are not a reason to record fewer steps: the device is busy either way. Submissions
-    with a render are not judged."""
+    queued behind it, the device never waits for the UI, so slow frames alone are not a reason to record
+    fewer steps; but once the UI has fallen below its minimum frame rate (one submission in flight, see
+    Pacing.adapt_queue) shorter submissions leave it longer gaps. Submissions with a render are not judged."""
     p = state.pacing
     p.adapt_queue(frame_dt)
     if sub.steps == 0 or sub.views is not None or not state.training:
         return
-    if sub.polls >= 3 or p.steps * p.record_cost > 0.25 * p.frame_budget:
+    starved = p.queue_depth == 1 and frame_dt > p.frame_budget  # the UI is below its floor: give it gaps
+    if sub.polls >= 3 or starved or p.steps * p.record_cost > 0.25 * p.frame_budget:
         p.steps = max(1.0, p.steps * 0.8)
     elif sub.polls == 0:
         p.steps = min(float(MAX_STEPS_PER_FRAME), p.steps * 1.2 + 0.25)

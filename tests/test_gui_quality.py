@@ -42,7 +42,8 @@ def test_quality_panel(small_texture, tmp_path):
         assert q.compare.a.shape == ref.shape and q.compare.labels[1] == "BC7 4x4"
 
         # The search, cancelled; then a reachable target with one candidate, and the window switches to it.
-        ctx.item_input_value("**/steps per attempt", 16)
+        # A million steps per attempt: the search cannot end before the click on Cancel (16 steps did, once in CI).
+        ctx.item_input_value("**/steps per attempt", 1_000_000)
         ctx.item_input_value("**/max candidates (0: all)", 2)
         ctx.item_input_value("**/target PSNR (dB)", 99.0)
         ctx.item_click("**/Find smallest network for PSNR")
@@ -50,6 +51,7 @@ def test_quality_panel(small_texture, tmp_path):
         ctx.item_click("**/Cancel search")
         wait_until(ctx, lambda: not q.search.running, "the cancelled search", 240)
         assert q.search.result.cancelled and q.search.error is None
+        ctx.item_input_value("**/steps per attempt", 16)
         ctx.item_input_value("**/max candidates (0: all)", 1)
         ctx.item_input_value("**/target PSNR (dB)", 3.0)
         ctx.item_click("**/Find smallest network for PSNR")

@@ -52,18 +52,22 @@ def bench_slang(image, preset, steps, warmup=3, mlp_path=None):
             "host_us_per_step": host_cost(trainer)}
 
 
-def host_cost(trainer, steps=256) -> float:
-    """CPU microseconds of this process to record one training step (the device is idle meanwhile)."""
+def host_cost(trainer, steps=256, repeats=5) -> float:
+    """CPU microseconds of this process to record one training step (the device is idle meanwhile): the
+    median of ``repeats`` recordings of ``steps`` steps (the first recording of a process also pays for
+    allocations, and a busy machine inflates single figures)."""
     device = trainer.device
+    costs = []
+    for _ in range(repeats):
+        device.wait_for_idle()
+        enc = device.create_command_encoder()
+        t0 = time.process_time()
+        trainer.append_steps(enc, steps)
+        cb = enc.finish()
+        costs.append((time.process_time() - t0) / steps * 1e6)
+        device.submit_command_buffer(cb)
     device.wait_for_idle()
-    enc = device.create_command_encoder()
-    t0 = time.process_time()
-    trainer.append_steps(enc, steps)
-    cb = enc.finish()
-    cost = (time.process_time() - t0) / steps * 1e6
-    device.submit_command_buffer(cb)
-    device.wait_for_idle()
-    return cost
+    return float(np.median(costs))
 
 
 def headless_rate(image, preset, seconds, mlp_path=None, batch=None) -> dict:

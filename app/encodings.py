@@ -6,8 +6,9 @@ code only sees those, so new encodings slot in without touching it. Encodings wi
 parameters (hash grid, permutohedral lattice) report ``parameter_count`` and their initial values; the
 trainer gives them a table, a gradient and optimizer state (app/encoding_state.py).
 
-A class declares its hyperparameters once (``hyperparameters``: key -> type, range and the Slang
-define that carries it); parsing, validation, the config written back and the defines follow from it.
+A class declares its hyperparameters once, as dataclass fields made with ``setting`` (type, range,
+documentation and the Slang define that carries it); parsing, validation, the config written back, the
+window's widgets, the defines and the README's preset reference follow from it.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import StudioError
-from .registry import Registry, reject_unknown, take
+from .registry import Registry, parse_settings, setting, settings_of
 
 ENCODINGS = Registry("encoding")
 
@@ -25,15 +26,10 @@ ENCODINGS = Registry("encoding")
 class Encoding:
     otype = ""
     slang_file = ""
-    # key -> (type, lowest, highest, Slang define or None); a dataclass field of the same name holds it
-    hyperparameters: dict = {}
 
     @classmethod
     def from_config(cls, section: dict, where: str) -> "Encoding":
-        values = {key: take(section, key, kind, getattr(cls, key), where, lo=lo, hi=hi)
-                  for key, (kind, lo, hi, _) in cls.hyperparameters.items()}
-        reject_unknown(section, where, ["otype", *cls.hyperparameters])
-        encoding = cls(**values)
+        encoding = cls(**parse_settings(cls, section, where, extra_keys=("otype",)))
         encoding.validate(where)
         return encoding
 
@@ -41,10 +37,10 @@ class Encoding:
         """Checks that involve more than one value's range."""
 
     def to_config(self) -> dict:
-        return {"otype": self.otype, **{key: getattr(self, key) for key in self.hyperparameters}}
+        return {"otype": self.otype, **{s.name: getattr(self, s.name) for s in settings_of(type(self))}}
 
     def defines(self) -> dict[str, str]:
-        return {define: repr(getattr(self, key)) for key, (_, _, _, define) in self.hyperparameters.items() if define}
+        return {s.define: repr(getattr(self, s.name)) for s in settings_of(type(self)) if s.define}
 
     @property
     def output_dims(self) -> int:
@@ -72,11 +68,10 @@ class IdentityEncoding(Encoding):
 @ENCODINGS.register("frequency", "Frequency")
 @dataclass(frozen=True)
 class FrequencyEncoding(Encoding):
-    """sin/cos of 2^k*pi*x for k < n_frequencies, per input channel (RTXNS EncodeFrequency uses 3)."""
-    n_frequencies: int = 3
+    """sin and cos of 2^k·π·x for k < n_frequencies, per input channel (RTXNS EncodeFrequency: 3 → 12 inputs)."""
+    n_frequencies: int = setting(3, lo=1, hi=16, define="NTS_FREQUENCIES", doc="frequencies per channel")
     otype = "frequency"
     slang_file = "encodings/frequency.slang"
-    hyperparameters = {"n_frequencies": (int, 1, 16, "NTS_FREQUENCIES")}
 
     @property
     def output_dims(self) -> int:
@@ -86,12 +81,11 @@ class FrequencyEncoding(Encoding):
 @ENCODINGS.register("sin", "SinEncode")
 @dataclass(frozen=True)
 class SinEncoding(Encoding):
-    """Dr.Jit SinEncode: t = 2^i*x + i*shift per channel and octave i; sin(2*pi*t), cos(2*pi*t)."""
-    octaves: int = 8
-    shift: float = 0.0
+    """Dr.Jit's SinEncode: t = 2^i·x + i·shift per channel and octave i; sin 2πt and cos 2πt."""
+    octaves: int = setting(8, lo=1, hi=24, define="NTS_OCTAVES", doc="octaves per channel")
+    shift: float = setting(0.0, lo=-16.0, hi=16.0, define="NTS_SHIFT", doc="phase shift added per octave")
     otype = "sin"
     slang_file = "encodings/sin.slang"
-    hyperparameters = {"octaves": (int, 1, 24, "NTS_OCTAVES"), "shift": (float, -16.0, 16.0, "NTS_SHIFT")}
 
     @property
     def output_dims(self) -> int:
@@ -101,7 +95,7 @@ class SinEncoding(Encoding):
 @ENCODINGS.register("tri", "TriEncode")
 @dataclass(frozen=True)
 class TriEncoding(SinEncoding):
-    """Dr.Jit TriEncode: the triangle-wave pair sin_tri(t), cos_tri(t) with cos_tri(t) = 1 - 4|t - round(t)|."""
+    """Dr.Jit's TriEncode: t as in sin; the triangle-wave pair sin△(t) = cos△(t − ¼), cos△(t) = 1 − 4·|t − round(t)|."""
     otype = "tri"
     slang_file = "encodings/tri.slang"
 
@@ -109,11 +103,10 @@ class TriEncoding(SinEncoding):
 @ENCODINGS.register("triangle_wave", "TriangleWave")
 @dataclass(frozen=True)
 class TriangleWaveEncoding(Encoding):
-    """tiny-cuda-nn TriangleWave: v = 2^(j-1)*x + j/4 per channel and frequency j; 4|v - floor(v) - 1/2| - 1."""
-    n_frequencies: int = 12
+    """tiny-cuda-nn's TriangleWave: v = 2^(j−1)·x + j/4 per channel and frequency j; 4·|v − ⌊v⌋ − ½| − 1."""
+    n_frequencies: int = setting(12, lo=1, hi=24, define="NTS_FREQUENCIES", doc="frequencies per channel")
     otype = "triangle_wave"
     slang_file = "encodings/triangle_wave.slang"
-    hyperparameters = {"n_frequencies": (int, 1, 24, "NTS_FREQUENCIES")}
 
     @property
     def output_dims(self) -> int:
@@ -123,11 +116,10 @@ class TriangleWaveEncoding(Encoding):
 @ENCODINGS.register("one_blob", "OneBlob")
 @dataclass(frozen=True)
 class OneBlobEncoding(Encoding):
-    """tiny-cuda-nn OneBlob: a quartic kernel of radius 1/bins around x, integrated over each bin (wrapping)."""
-    n_bins: int = 16
+    """tiny-cuda-nn's OneBlob: a quartic kernel of radius 1/bins around x, integrated over each bin (wrapping)."""
+    n_bins: int = setting(16, lo=2, hi=64, define="NTS_BINS", doc="bins per channel; a power of two")
     otype = "one_blob"
     slang_file = "encodings/one_blob.slang"
-    hyperparameters = {"n_bins": (int, 2, 64, "NTS_BINS")}
 
     def validate(self, where: str) -> None:
         if self.n_bins & (self.n_bins - 1):
@@ -138,21 +130,16 @@ class OneBlobEncoding(Encoding):
         return 2 * self.n_bins
 
 
-# Level parameters shared by the trainable table encodings (tiny-cuda-nn's names and defaults).
-TABLE_HYPERPARAMETERS = {"n_levels": (int, 1, 32, None), "n_features_per_level": (int, 1, 8, None),
-                         "log2_hashmap_size": (int, 4, 24, None), "base_resolution": (int, 1, 4096, None),
-                         "per_level_scale": (float, 1.0, 4.0, None)}
-
-
 @dataclass(frozen=True)
 class TableEncoding(Encoding):
-    """Levels of trainable feature tables, interpolated (shaders/encodings/table_lookup.slang)."""
-    n_levels: int = 16
-    n_features_per_level: int = 2
-    log2_hashmap_size: int = 15
-    base_resolution: int = 16
-    per_level_scale: float = 1.5
-    hyperparameters = TABLE_HYPERPARAMETERS
+    """Levels of trainable feature tables, interpolated (shaders/encodings/table_lookup.slang); tiny-cuda-nn's
+    names and defaults. Tables start uniform in ±1e-4; float16 networks read a float16 copy of the float32
+    master table."""
+    n_levels: int = setting(16, lo=1, hi=32, doc="resolution levels")
+    n_features_per_level: int = setting(2, lo=1, hi=8, doc="features per level: 1, 2, 4 or 8")
+    log2_hashmap_size: int = setting(15, lo=4, hi=24, doc="log2 of the entries of a level's table")
+    base_resolution: int = setting(16, lo=1, hi=4096, doc="resolution of the coarsest level")
+    per_level_scale: float = setting(1.5, lo=1.0, hi=4.0, doc="resolution factor between levels")
 
     def validate(self, where: str) -> None:
         if self.n_features_per_level not in (1, 2, 4, 8):
@@ -180,7 +167,9 @@ class TableEncoding(Encoding):
 @ENCODINGS.register("hash_grid", "HashGrid", "Grid")
 @dataclass(frozen=True)
 class HashGridEncoding(TableEncoding):
-    """Trainable multiresolution hash grid (Instant NGP, tiny-cuda-nn HashGrid) over the 2D UV."""
+    """Trainable multiresolution hash grid (Instant NGP, tiny-cuda-nn's HashGrid): level l has scale
+    s = base·scale^l − 1 and resolution ⌈s⌉ + 1; bilinear interpolation of the 4 vertices around uv·s + ½;
+    dense indexing where the level fits its 2^log2 table, else the hash x ⊕ y·2654435761."""
     otype = "hash_grid"
     slang_file = "encodings/hash_grid.slang"
 
@@ -207,7 +196,8 @@ class HashGridEncoding(TableEncoding):
 @ENCODINGS.register("permuto", "Permuto", "PermutoEncoding")
 @dataclass(frozen=True)
 class PermutoEncoding(TableEncoding):
-    """Trainable permutohedral lattice (PermutoSDF): 3 hashed lookups per level instead of a grid's 4."""
+    """Trainable permutohedral lattice (PermutoSDF): uv·base·scale^l plus a fixed per-level shift on the A2*
+    lattice; 3 hashed vertices per level with barycentric weights, instead of a grid's 4."""
     otype = "permuto"
     slang_file = "encodings/permuto.slang"
 

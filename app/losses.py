@@ -7,8 +7,10 @@ from .registry import Registry, expect_object, reject_unknown
 
 LOSSES = Registry("loss")
 LOSS_IDS = {"l2": 0, "l1": 1, "relative_l2": 2}
-for _name, _aliases in (("l2", ("L2", "mse")), ("l1", ("L1",)), ("relative_l2", ("RelativeL2",))):
-    LOSSES.register(_name, *_aliases)(_name)
+LOSSES.register("l2", "L2", "mse", doc="(p − t)², a mean over samples and RGB channels like every loss")("l2")
+LOSSES.register("l1", "L1", doc="|p − t|")("l1")
+LOSSES.register("relative_l2", "RelativeL2",
+                doc="(p − t)² / (p² + 0.01), p not differentiated in the denominator (tiny-cuda-nn's)")("relative_l2")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from .errors import StudioError
 from .registry import expect_object, parse_settings, setting, settings_of, take
 
 PRECISIONS = ("float32", "float16")
+NETWORK_OTYPES = ("MLP", "FullyFusedMLP")  # one family; tiny-cuda-nn's names for it
 OUTPUT_CHANNELS = 3
 
 
@@ -27,12 +28,12 @@ class NetworkConfig:
     output_activation: str = setting("sigmoid", parse=activation_name, doc="activation of the output layer")
     leaky_relu_alpha: float = setting(0.01, lo=0.0, hi=1.0, doc="leaky ReLU slope for x < 0")
     bias: bool = setting(True, doc="layers add a bias")
-    precision: str = setting("float32", choices=lambda: PRECISIONS, doc="storage precision of weights and records")
+    precision: str = setting("float32", choices=lambda: PRECISIONS, doc="storage precision of weights and activations (float32 master weights either way)")
 
     @classmethod
     def from_config(cls, section: object, where: str = "network") -> "NetworkConfig":
         s = expect_object(section, where)
-        take(s, "otype", str, "MLP", where, choices=("MLP", "FullyFusedMLP"))  # one family; tiny-cuda-nn's names
+        take(s, "otype", str, "MLP", where, choices=NETWORK_OTYPES)
         return cls(**parse_settings(cls, s, where, extra_keys=("otype",)))
 
     def to_config(self) -> dict:

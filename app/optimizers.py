@@ -12,9 +12,9 @@ from .registry import Registry, expect_object, parse_settings, setting, settings
 
 OPTIMIZERS = Registry("optimizer")
 OPTIMIZER_IDS = {"adam": 0, "sgd": 1, "adamw": 2}
-OPTIMIZERS.register("adam", "Adam")("adam")
-OPTIMIZERS.register("sgd", "SGD")("sgd")
-OPTIMIZERS.register("adamw", "AdamW")("adamw")
+OPTIMIZERS.register("adam", "Adam", doc="Adam with bias-corrected moments")("adam")
+OPTIMIZERS.register("sgd", "SGD", doc="SGD; with momentum the velocity m = momentum·m + g, w −= lr·m")("sgd")
+OPTIMIZERS.register("adamw", "AdamW", doc="Adam with decoupled weight decay: w −= lr·weight_decay·w each step")("adamw")
 
 _SCHEDULE_KEYS = ("decay_start", "decay_interval", "decay_base")
 ADAMS = ("adam", "adamw")
@@ -27,10 +27,10 @@ class OptimizerConfig:
     beta1: float = setting(0.9, lo=0.0, hi=0.999999, otypes=ADAMS, doc="decay of the first moment")
     beta2: float = setting(0.999, lo=0.0, hi=0.99999999, otypes=ADAMS, doc="decay of the second moment")
     epsilon: float = setting(1e-8, lo=0.0, hi=1.0, otypes=ADAMS, doc="added to the second moment's root")
-    l2_reg: float = setting(0.0, lo=0.0, hi=1.0, doc="L2 regularisation: adds l2_reg * w to the gradient")
+    l2_reg: float = setting(0.0, lo=0.0, hi=1.0, doc="L2 regularisation: adds l2_reg·w to the gradient")
     weight_decay: float = setting(0.0, lo=0.0, hi=1.0, otypes=("adamw",), doc="AdamW's decoupled weight decay")
     momentum: float = setting(0.0, lo=0.0, hi=0.9999, otypes=("sgd",), doc="SGD momentum (0: plain SGD)")
-    decay_start: int = setting(0, lo=0, hi=10**9, doc="learning-rate decay starts after this step")
+    decay_start: int = setting(0, lo=0, hi=10**9, doc="tiny-cuda-nn's ExponentialDecay: decay starts after this step")
     decay_interval: int = setting(0, lo=0, hi=10**9, doc="steps per decay (0: no decay)")
     decay_base: float = setting(1.0, lo=0.0, hi=1.0, doc="factor applied every decay_interval steps")
 

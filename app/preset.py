@@ -28,14 +28,16 @@ def _transforms() -> tuple:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    batch_size: int = setting(16384, lo=64, hi=1 << 20, flag="--batch", doc="samples per training step")
+    batch_size: int = setting(16384, lo=64, hi=1 << 20, flag="--batch", doc="samples per training step (random UVs drawn on the GPU)")
     steps: int = setting(2000, lo=1, hi=10_000_000, flag="--steps", doc="training steps")
     loss_scale: float = setting(1024.0, lo=1.0, hi=65536.0,
-                                doc="multiplies gradients in float16 networks; the optimizer divides it out")
+                                doc="float16 networks: gradients are computed for loss·scale and the optimizer divides it "
+                                    "out; a step whose gradients hold an inf or NaN is skipped")
     seed: int = setting(1337, lo=0, hi=2**32 - 1, flag="--seed", doc="seed for initial weights and sample positions")
-    transform: str = setting("none", choices=_transforms, flag="--transform", doc="UV transform of the target")
-    dynamic_loss_scale: bool = setting(False, doc="halve the loss scale on non-finite gradients, double it after "
-                                                  "loss_scale_growth_interval finite steps")
+    transform: str = setting("none", choices=_transforms, flag="--transform", doc="UV transform of the target: flip swaps u and v, zoom is uv·0.5 + 0.25")
+    dynamic_loss_scale: bool = setting(False, doc="float16 networks, like Dr.Jit's and PyTorch's GradScaler: the "
+                                                  "scale halves on a skipped step and doubles after "
+                                                  "loss_scale_growth_interval consecutive finite steps")
     loss_scale_growth_interval: int = setting(2000, lo=1, hi=10**9, doc="finite steps before the scale doubles")
 
     @classmethod

@@ -18,18 +18,33 @@ class Registry:
     def __init__(self, family: str):
         self.family = family
         self._entries: dict[str, tuple[str, Callable[..., Any]]] = {}
+        self._docs: dict[str, tuple[str, tuple[str, ...]]] = {}  # name -> (doc, aliases)
 
-    def register(self, name: str, *aliases: str):
+    def register(self, name: str, *aliases: str, doc: str = ""):
+        """Registers ``factory`` under ``name`` and ``aliases``; ``doc`` (default: a class's docstring) is what
+        the README's preset reference says of it."""
         def wrap(factory):
             for n in (name, *aliases):
                 self._entries[normalise_name(n)] = (name, factory)
             if not isinstance(factory, str):
                 factory.otype = name
+            text = doc or ("" if isinstance(factory, str) else (factory.__doc__ or ""))
+            self._docs[name] = (" ".join(text.split()), aliases)
             return factory
         return wrap
 
     def names(self) -> list[str]:
         return sorted({canonical for canonical, _ in self._entries.values()})
+
+    def names_in_order(self) -> list[str]:
+        """Canonical names in registration order (the order the documentation lists them)."""
+        return list(self._docs)
+
+    def doc(self, name: str) -> str:
+        return self._docs[name][0]
+
+    def aliases(self, name: str) -> tuple[str, ...]:
+        return self._docs[name][1]
 
     def lookup(self, name: Any) -> tuple[str, Callable[..., Any]]:
         if not isinstance(name, str) or normalise_name(name) not in self._entries:
@@ -92,6 +107,7 @@ class Setting:
     doc: str = ""
     flag: str | None = None       # the `train` command-line option that sets it
     otypes: tuple[str, ...] = ()  # the otypes it applies to (empty: all)
+    define: str | None = None     # the Slang define that carries it into shaders (encodings)
 
     def applies_to(self, otype: str | None) -> bool:
         return not self.otypes or otype in self.otypes
@@ -100,10 +116,10 @@ class Setting:
 _KINDS = {"int": int, "float": float, "bool": bool, "str": str}
 
 
-def setting(default, *, lo=None, hi=None, choices=None, parse=None, doc="", flag=None, otypes=()):
-    """A dataclass field declared with its range, documentation, command-line flag and otypes."""
+def setting(default, *, lo=None, hi=None, choices=None, parse=None, doc="", flag=None, otypes=(), define=None):
+    """A dataclass field declared with its range, documentation, command-line flag, otypes and Slang define."""
     return field(default=default, metadata={"setting": dict(lo=lo, hi=hi, choices=choices, parse=parse, doc=doc,
-                                                            flag=flag, otypes=tuple(otypes))})
+                                                            flag=flag, otypes=tuple(otypes), define=define)})
 
 
 def settings_of(cls, otype: str | None = None) -> list[Setting]:

@@ -48,3 +48,23 @@ def test_sections_are_declared_once():
     train = next(a for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
                  if a.option_strings == ["--transform"])
     assert list(train.choices) == ["none", "flip", "zoom"]
+
+
+def test_readme_preset_reference_is_current():
+    """The README's keys, otypes and bundled-preset tables are written from the declarations and preset files;
+    after changing either, run `python -m app.preset_docs --write`."""
+    from app.preset_docs import README, updated_readme
+    text = README.read_text(encoding="utf-8")
+    assert updated_readme(text) == text, "README's preset reference is stale: run python -m app.preset_docs --write"
+
+
+def test_every_setting_and_otype_is_documented():
+    from app.encodings import ENCODINGS
+    from app.losses import LOSSES
+    from app.optimizers import OPTIMIZERS
+    from app.registry import settings_of
+    for registry in (ENCODINGS, LOSSES, OPTIMIZERS):
+        for name in registry.names_in_order():
+            assert registry.doc(name), (registry.family, name)
+    for name in ENCODINGS.names_in_order():
+        assert all(s.doc for s in settings_of(ENCODINGS.lookup(name)[1])), name

@@ -41,7 +41,8 @@ def _gui_encoding(state: AppState) -> None:
         actions.set_architecture(state, encoding={"otype": chosen})
     tooltip((type(enc).__doc__ or enc.otype).strip())
     # Every hyperparameter the encoding declares, with its range; the core validates the combination.
-    for key, (kind, lo, hi, _define) in enc.hyperparameters.items():
+    for s in settings_of(type(enc)):
+        key, kind, lo, hi = s.name, s.kind, s.lo, s.hi
         value = getattr(enc, key)
         label = key.replace("_", " ")
         commit = (lambda k: lambda v: actions.set_architecture(state, encoding={k: v}))(key)
@@ -53,7 +54,7 @@ def _gui_encoding(state: AppState) -> None:
             committed_int(state, label, value, int(lo), int(hi), commit, slider=hi - lo <= 64)
         else:
             committed_float(state, label, float(value), commit, fmt="%g")
-        tooltip(f"{lo} to {hi}")
+        tooltip(f"{s.doc}: {lo} to {hi}")
     imgui.text_colored(DIM_COLOR, f"{enc.output_dims} network inputs"
                        + (f", {enc.parameter_count:,} trainable parameters" if enc.parameter_count else ""))
 

@@ -252,7 +252,7 @@ def cmd_train(args) -> int:
     if args.preview:
         save_image(args.preview, views["prediction"])
         print(f"wrote preview {args.preview}", file=sys.stderr)
-    run_id = recorder.finish("finished", psnr=psnr) if recorder is not None else None
+    run_id = recorder.finish("finished", psnr=psnr, quality=quality) if recorder is not None else None
     print(f"psnr={psnr:.2f} samples_per_s={rate:.0f} steps={trainer.step} seconds={trainer.train_seconds:.2f} "
           f"ssim={quality.ssim:.4f} flip={quality.flip:.4f}" + (f" run={run_id}" if run_id is not None else ""))
     return 0
@@ -301,14 +301,9 @@ def _train_to_target(args, device, image, preset, target: float) -> int:
     h, w = image.shape[:2]
     print(f"searching the smallest {preset.name} network reaching {target:.2f} dB on {Path(args.texture).name} "
           f"({w}x{h}), {preset.training.steps} steps per attempt", file=sys.stderr)
-    def watch(trainer):  # each attempt is a run of the experiment log
-        recorder = None if args.no_record else _recorder(trainer, args.texture)
-
-        def finish(attempt):
-            if recorder is not None:
-                status = "stopped" if attempt is None else "diverged" if attempt.note else "finished"
-                recorder.finish(status, psnr=None if attempt is None else attempt.quality.psnr)
-        return finish
+    from .runlog import attempts_as_runs, open_log
+    note = lambda text: print(f"note: {text}", file=sys.stderr)  # noqa: E731
+    watch = attempts_as_runs(None if args.no_record else open_log(note), "cli", args.texture, note)
 
     result = search(device, image, preset, target, mlp_path=args.mlp, limit=args.max_candidates, progress=report,
                     watch=watch)

@@ -52,10 +52,11 @@ def _list(log, args) -> int:
         print(json.dumps(runs, indent=1))
         return 0
     header = ("#", "status", "source", "texture", "preset (encoding)", "parameters", "bpp", "steps", "time",
-              "PSNR", "started")
+              "PSNR", "SSIM", "FLIP", "started")
     rows = [(str(r["id"]), r["status"], r["source"], Path(r["texture"]).name or "(generated)",
              f"{r['preset']} ({r['encoding']})", f"{r['parameters']:,}", f"{r['bits_per_pixel']:.2f}",
              f"{r['steps']:,}", f"{r['seconds']:.1f} s", "-" if r["psnr"] is None else f"{r['psnr']:.2f} dB",
+             "-" if r["ssim"] is None else f"{r['ssim']:.4f}", "-" if r["flip"] is None else f"{r['flip']:.4f}",
              r["started"].replace("T", " ").rstrip("Z")) for r in runs]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:

@@ -91,11 +91,15 @@ MIGRATIONS = [
         PRIMARY KEY (run, name)
     );
     """,
+    """
+    ALTER TABLE runs ADD COLUMN ssim REAL;   -- of the final prediction (a bounded view of large textures)
+    ALTER TABLE runs ADD COLUMN flip REAL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 # What `runs list --json` gives for each run (and the CSV's columns): the runs table but its internals.
 SUMMARY_KEYS = ("id", "status", "source", "texture", "preset", "encoding", "steps", "seconds", "samples_per_s",
-                "psnr", "loss", "parameters", "bytes", "bits_per_pixel", "started", "ended", "samples",
+                "psnr", "ssim", "flip", "loss", "parameters", "bytes", "bits_per_pixel", "started", "ended", "samples",
                 "texture_sha256", "texture_width", "texture_height", "transform", "seed", "device", "mlp_path",
                 "app_version", "restored_from", "note")
 
@@ -478,9 +482,11 @@ class Recorder:
                                     [(self.run_id, name, json.dumps(downsample(pts)))
                                      for name, pts in self.points.items()])
 
-    def finish(self, status: str, psnr: float | None = None, prediction: np.ndarray | None = None) -> int | None:
+    def finish(self, status: str, psnr: float | None = None, prediction: np.ndarray | None = None,
+               quality=None) -> int | None:
         """Ends the run: its final weights and a thumbnail of ``prediction`` (rendered here when None) go
-        to its artifacts folder, then its figures and ``status``. Returns the run id."""
+        to its artifacts folder, then its figures and ``status``; ``quality`` (quality.Quality of the final
+        weights, when measured) adds SSIM and FLIP. Returns the run id."""
         if status not in STATUSES or status == "running":
             raise ValueError(f"cannot finish a run as {status!r}")
         run_id, tr = self.run_id, self.trainer
@@ -493,7 +499,8 @@ class Recorder:
 
         def save():
             self._write_artifacts(tr, prediction, status)
-            self._save({"status": status, "ended": time.time()})
+            measured = {} if quality is None else {"ssim": float(quality.ssim), "flip": float(quality.flip)}
+            self._save({"status": status, "ended": time.time(), **measured})
         self._guard(save)
         self.run_id, self.trainer = None, None
         return run_id
@@ -522,6 +529,25 @@ class Recorder:
         except (sqlite3.Error, StudioError, OSError) as err:
             self.notify(f"the experiment log stopped recording: {err}")
             self.run_id = None
+
+
+def attempts_as_runs(log: RunLog | None, source: str, texture: str | Path | None, notify: Callable[[str], None],
+                     image: np.ndarray | None = None):
+    """A ``watch`` for target_search.search that makes each attempt a run of ``log`` (None: no log, records
+    nothing); call it in the thread that runs the search (the log's connection belongs to that thread)."""
+    def watch(trainer):
+        recorder = None
+        if log is not None:
+            recorder = Recorder(log, source, notify)
+            recorder.start(trainer, texture, image=image)
+
+        def finish(attempt):
+            if recorder is not None and recorder.active:
+                status = "stopped" if attempt is None else "diverged" if attempt.note else "finished"
+                recorder.finish(status, psnr=None if attempt is None else attempt.quality.psnr,
+                                quality=None if attempt is None else attempt.quality)
+        return finish
+    return watch
 
 
 def _finite_or_none(value):

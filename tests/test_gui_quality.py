@@ -58,6 +58,15 @@ def test_quality_panel(small_texture, tmp_path):
         wait_until(ctx, lambda: q.search.result is not None and not q.search.running, "the search", 300)
         result = q.search.result
         assert result.reached and result.best.quality.psnr >= 3.0 and q.search.error is None
+        # Each attempt is a run of the experiment log: the cancelled one stopped, the reached one with its metrics.
+        from app.runlog import RunLog
+        log = RunLog()  # this thread's own connection
+        attempts = [r for r in log.runs() if r["source"] == "window" and r["preset"] == result.best.preset.name
+                    and r["status"] in ("stopped", "finished") and r["id"] != state.runs.current_id]
+        log.close()
+        assert any(r["status"] == "stopped" for r in attempts), attempts
+        done = [r for r in attempts if r["status"] == "finished" and r["steps"] == 16]
+        assert done and done[-1]["ssim"] == pytest.approx(result.best.quality.ssim), attempts
         ctx.item_click("**/Use this network")
         wait_until(ctx, lambda: state.trainer.network == result.best.preset.network and not state.training,
                    "the smallest network in the window", 240)

@@ -343,6 +343,22 @@ def test_newer_schema_is_refused_not_replaced(home):
     assert (home / runlog.DB_NAME).exists()
 
 
+def test_migrations_keep_the_runs_of_an_older_schema(home):
+    """A log written before SSIM and FLIP were recorded (schema 1) keeps its runs; they have no SSIM/FLIP."""
+    home.mkdir()
+    db = sqlite3.connect(home / runlog.DB_NAME)
+    db.executescript(runlog.MIGRATIONS[0])
+    db.execute("INSERT INTO runs (status, source, started, updated, texture, texture_sha256, texture_width, "
+               "texture_height, transform, preset, encoding, preset_json, seed, device, mlp_path, app_version, "
+               "parameters, bytes, bits_per_pixel, owner_pid, owner_host, psnr) VALUES ('finished', 'cli', 0, 0, "
+               "'', '', 8, 8, 'none', 'p', 'frequency', '{}', 1, 'd', 'portable', 'v', 10, 40, 5.0, 1, 'h', 21.5)")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    run = RunLog().get(1)
+    assert run["psnr"] == 21.5 and run["ssim"] is None and run["flip"] is None
+
+
 def test_migrations_upgrade_an_empty_database(home):
     home.mkdir()
     sqlite3.connect(home / runlog.DB_NAME).close()  # version 0
@@ -375,6 +391,9 @@ def test_train_records_a_run_that_infer_renders(env, home, tmp_path, capsys):
     psnr = float(last.split()[0].split("=")[1])
     assert run["status"] == "finished" and run["source"] == "cli" and run["steps"] == 20
     assert run["psnr"] == pytest.approx(psnr, abs=0.006) and run["texture_width"] == 32
+    printed = dict(word.split("=") for word in last.split())
+    assert run["ssim"] == pytest.approx(float(printed["ssim"]), abs=5e-5)
+    assert run["flip"] == pytest.approx(float(printed["flip"]), abs=5e-5)
     series = RunLog().series(1)
     assert [p[0] for p in series["loss"]] == list(range(1, 21)) and series["psnr"][-1][0] == 20
     rendered = tmp_path / "rendered.png"

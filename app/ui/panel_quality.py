@@ -217,18 +217,27 @@ def start_search(state: AppState) -> None:
     job = q.search = SearchJob(float(q.target_db), int(q.search_steps))
     image, preset, mlp = state.texture.image, state.preset, state.mlp_request
     limit = q.max_candidates or None
+    texture = state.texture.path
+    home = state.runs.log.home if state.runs is not None and state.runs.log is not None else None
 
     def run():
+        from ..runlog import attempts_as_runs, open_log
+        notify = lambda text: state.report(text, error=True)  # noqa: E731
+        log = None if home is None else open_log(notify, home)  # this thread's own connection
         try:
             from ..device import create_device
             device = create_device()  # its own: the window's device stays the UI thread's
             job.result = search(device, image, preset, job.target, steps=job.steps, mlp_path=mlp, limit=limit,
-                                progress=lambda p: setattr(job, "progress", p), cancelled=job.cancel.is_set)
+                                progress=lambda p: setattr(job, "progress", p), cancelled=job.cancel.is_set,
+                                watch=attempts_as_runs(log, "window", texture, notify, image=image))
         except StudioError as err:
             job.error = str(err)
         except Exception as err:  # a bug: show it rather than lose the window
             traceback.print_exc()
             job.error = f"internal error in the search: {err!r}"
+        finally:
+            if log is not None:
+                log.close()
     job.thread = threading.Thread(target=run, name="nts-target-search", daemon=True)
     job.thread.start()
 

@@ -24,7 +24,7 @@ from .widgets import DIM_COLOR, INFO_COLOR, gui_message, human_bytes, human_seco
 # (header, key of a run's summary for sorting)
 COLUMNS = (("#", "id"), ("texture", "texture"), ("preset (encoding)", "preset"), ("parameters", "parameters"),
            ("bits/pixel", "bits_per_pixel"), ("steps", "steps"), ("time", "seconds"), ("PSNR", "psnr"),
-           ("status", "status"))
+           ("SSIM", "ssim"), ("FLIP", "flip"), ("status", "status"))
 REFRESH_S = 2.0
 COMPARE_WINDOW = "Compare"
 
@@ -96,6 +96,7 @@ def _gui_table(state: AppState, rows: list[dict]) -> None:
         cells = (Path(r["texture"]).name or "(generated)", f"{r['preset']} ({r['encoding']})",
                  f"{r['parameters']:,}", f"{r['bits_per_pixel']:.2f}", f"{steps:,}", human_seconds(seconds),
                  "-" if psnr is None or not np.isfinite(psnr) else f"{psnr:.2f} dB",
+                 "-" if r["ssim"] is None else f"{r['ssim']:.4f}", "-" if r["flip"] is None else f"{r['flip']:.4f}",
                  "training now" if live and state.training else r["status"])
         for cell in cells:
             imgui.table_next_column()

@@ -97,9 +97,15 @@ def end_run(state: AppState, restored_from: int | None = None) -> None:
         loss = state.history.loss.last()
         status = ("diverged" if state.history.loss.values and not math.isfinite(loss) else
                   "finished" if tr.step >= tr.preset.training.steps else "stopped")
-        rec.finish(status)
+        rec.finish(status, quality=_final_quality(state, tr))
         runs.revision += 1
     runs.restored_from = restored_from
+
+
+def _final_quality(state: AppState, tr):
+    """SSIM and FLIP (quality.Quality) the Quality panel measured of these very weights, else None."""
+    m = getattr(state.quality, "metrics", None)
+    return m.quality if m is not None and m.trainer == id(tr) and m.step == tr.step else None
 
 
 def close_runs(state: AppState) -> None:

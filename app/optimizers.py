@@ -1,6 +1,7 @@
 """Optimizers (their GPU code is shaders/optimizer.slang). Updates run on float32 master weights.
 
-adam, adamw (decoupled weight decay) and sgd (optional momentum), each with optional L2
+adam, adamw (decoupled weight decay), sgd (optional momentum) and rmsprop (PyTorch's RMSprop: alpha
+smooths the mean square, optional momentum on the normalised step; not centered), each with optional L2
 regularisation and tiny-cuda-nn's exponential learning-rate decay: from step `decay_start` on, the
 rate is multiplied by `decay_base` every `decay_interval` steps.
 """
@@ -11,13 +12,15 @@ from dataclasses import dataclass
 from .registry import Registry, expect_object, parse_settings, setting, settings_of
 
 OPTIMIZERS = Registry("optimizer")
-OPTIMIZER_IDS = {"adam": 0, "sgd": 1, "adamw": 2}
+OPTIMIZER_IDS = {"adam": 0, "sgd": 1, "adamw": 2, "rmsprop": 3}
 OPTIMIZERS.register("adam", "Adam")("adam")
 OPTIMIZERS.register("sgd", "SGD")("sgd")
 OPTIMIZERS.register("adamw", "AdamW")("adamw")
+OPTIMIZERS.register("rmsprop", "RMSProp")("rmsprop")
 
 _SCHEDULE_KEYS = ("decay_start", "decay_interval", "decay_base")
 ADAMS = ("adam", "adamw")
+MOMENTUMS = ("sgd", "rmsprop")
 
 
 @dataclass(frozen=True)
@@ -26,10 +29,15 @@ class OptimizerConfig:
     learning_rate: float = setting(1e-3, lo=0.0, hi=10.0, flag="--lr", doc="learning rate (before decay)")
     beta1: float = setting(0.9, lo=0.0, hi=0.999999, otypes=ADAMS, doc="decay of the first moment")
     beta2: float = setting(0.999, lo=0.0, hi=0.99999999, otypes=ADAMS, doc="decay of the second moment")
-    epsilon: float = setting(1e-8, lo=0.0, hi=1.0, otypes=ADAMS, doc="added to the second moment's root")
+    epsilon: float = setting(1e-8, lo=0.0, hi=1.0, otypes=(*ADAMS, "rmsprop"),
+                             doc="added to the second moment's root")
+    alpha: float = setting(0.99, lo=0.0, hi=0.99999999, otypes=("rmsprop",),
+                           doc="RMSProp: decay of the mean square, v = alpha v + (1 - alpha) g^2 (PyTorch's alpha)")
     l2_reg: float = setting(0.0, lo=0.0, hi=1.0, doc="L2 regularisation: adds l2_reg * w to the gradient")
     weight_decay: float = setting(0.0, lo=0.0, hi=1.0, otypes=("adamw",), doc="AdamW's decoupled weight decay")
-    momentum: float = setting(0.0, lo=0.0, hi=0.9999, otypes=("sgd",), doc="SGD momentum (0: plain SGD)")
+    momentum: float = setting(0.0, lo=0.0, hi=0.9999, otypes=MOMENTUMS,
+                              doc="SGD: velocity m = momentum m + g; RMSProp: m = momentum m + g / (sqrt(v) + epsilon) "
+                                  "(0: none)")
     decay_start: int = setting(0, lo=0, hi=10**9, doc="learning-rate decay starts after this step")
     decay_interval: int = setting(0, lo=0, hi=10**9, doc="steps per decay (0: no decay)")
     decay_base: float = setting(1.0, lo=0.0, hi=1.0, doc="factor applied every decay_interval steps")
@@ -50,7 +58,8 @@ class OptimizerConfig:
                 "beta2": float(self.beta2), "epsilon": float(self.epsilon), "l2_reg": float(self.l2_reg),
                 "weight_decay": float(self.weight_decay), "momentum": float(self.momentum),
                 "decay_start": int(self.decay_start), "decay_interval": int(self.decay_interval),
-                "decay_base": float(self.decay_base)}
+                "decay_base": float(self.decay_base),
+                "alpha": float(self.alpha)}
 
     @classmethod
     def from_config(cls, section: object, where: str = "optimizer") -> "OptimizerConfig":

@@ -152,6 +152,13 @@ def adam(w, g, m, v, step, lr, b1, b2, eps, weight_decay=0.0):
     return w - lr * (mh / (np.sqrt(vh) + eps) + weight_decay * w), m, v
 
 
+def rmsprop(w, g, m, v, lr, alpha, eps, momentum=0.0):
+    """torch.optim.RMSprop (centered=False): v is the mean square, m the momentum buffer."""
+    v = alpha * v + (1 - alpha) * g * g
+    m = momentum * m + g / (np.sqrt(v) + eps)
+    return w - lr * m, m, v
+
+
 def optimizer_step(opt, w, g, state, step):
     """One step of an app OptimizerConfig in numpy; state = (m, v)."""
     m, v = state
@@ -160,6 +167,9 @@ def optimizer_step(opt, w, g, state, step):
     if opt.otype == "sgd":
         m = opt.momentum * m + g
         return w - lr * m, (m, v)
+    if opt.otype == "rmsprop":
+        w, m, v = rmsprop(w, g, m, v, lr, opt.alpha, opt.epsilon, opt.momentum)
+        return w, (m, v)
     decay = opt.weight_decay if opt.otype == "adamw" else 0.0
     w, m, v = adam(w, g, m, v, step, lr, opt.beta1, opt.beta2, opt.epsilon, decay)
     return w, (m, v)

@@ -101,6 +101,9 @@ OPTIMIZER_CASES = [
     OptimizerConfig("adamw", 1e-2, 0.8, 0.9, 1e-8, weight_decay=0.1),
     OptimizerConfig("sgd", 0.05),
     OptimizerConfig("sgd", 0.05, momentum=0.9, l2_reg=1e-2),
+    OptimizerConfig("rmsprop", 1e-2, alpha=0.9),
+    OptimizerConfig("rmsprop", 1e-2, alpha=0.99, epsilon=1e-6, momentum=0.8, l2_reg=1e-2, decay_start=2,
+                    decay_interval=1, decay_base=0.5),
 ]
 
 

@@ -26,6 +26,11 @@ def _transforms() -> tuple:
     return tuple(TRANSFORMS)
 
 
+def _samplings() -> tuple:
+    from .sampling import SAMPLINGS
+    return tuple(SAMPLINGS)
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     batch_size: int = setting(16384, lo=64, hi=1 << 20, flag="--batch", doc="samples per training step")
@@ -34,6 +39,9 @@ class TrainingConfig:
                                 doc="multiplies gradients in float16 networks; the optimizer divides it out")
     seed: int = setting(1337, lo=0, hi=2**32 - 1, flag="--seed", doc="seed for initial weights and sample positions")
     transform: str = setting("none", choices=_transforms, flag="--transform", doc="UV transform of the target")
+    sampling: str = setting("uniform", choices=_samplings, flag="--sampling",
+                            doc="uniform random uvs, or stratified: one jittered sample per cell of a grid, "
+                                "every cell once per epoch")
     dynamic_loss_scale: bool = setting(False, doc="halve the loss scale on non-finite gradients, double it after "
                                                   "loss_scale_growth_interval finite steps")
     loss_scale_growth_interval: int = setting(2000, lo=1, hi=10**9, doc="finite steps before the scale doubles")
@@ -43,10 +51,13 @@ class TrainingConfig:
         return cls(**parse_settings(cls, expect_object(section, where), where))
 
     def to_config(self) -> dict:
-        """Every setting, except the dynamic loss scale's pair while both are at their defaults."""
+        """Every setting, except the dynamic loss scale's pair while both are at their defaults and a
+        default sampling."""
         out = {s.name: getattr(self, s.name) for s in settings_of(TrainingConfig)}
         if all(out[key] == getattr(TrainingConfig, key) for key in ("dynamic_loss_scale", "loss_scale_growth_interval")):
             del out["dynamic_loss_scale"], out["loss_scale_growth_interval"]
+        if out["sampling"] == TrainingConfig.sampling:  # files written before sampling existed stay identical
+            del out["sampling"]
         return out
 
 

@@ -22,6 +22,7 @@ from .mlp_portable import PortableMLP
 from .network import Layout, initial_parameters
 from .limits import check_request, device_limits
 from .preset import Preset
+from .sampling import sampling_params
 from .step_passes import StepPasses
 from .texture import transform_id
 from .train_state import Readout, TrainState
@@ -190,6 +191,7 @@ class Trainer:
             pass_args = {"target": self.target, "target_size": self._spy.uint2(w, h),
                          "transform": transform_id(self.transform), "loss": self.loss.id, "batch": self.batch,
                          "seed": self.seed, "alpha": float(self.network.leaky_relu_alpha),
+                         "sampling": sampling_params(training.sampling, self.image_size, self.batch),
                          # the loss is a mean over samples and channels; the loss scale comes from the GPU state
                          "grad_scale": float(1.0 / (self.batch * 3.0)),
                          "dynamic": int(training.dynamic_loss_scale and self.network.half),

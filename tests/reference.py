@@ -23,6 +23,37 @@ def random_uv(seed: int, step: int, samples: np.ndarray) -> np.ndarray:
     return np.stack([(h >> np.uint64(8)).astype(np.float64), (h2 >> np.uint64(8)).astype(np.float64)], 1) / 16777216.0
 
 
+def permute_index(i: np.ndarray, n: int, key: int) -> np.ndarray:
+    """The seeded bijection of [0, n) stratified sampling walks cells in (written from its definition)."""
+    bits = max(n - 1, 1).bit_length()
+    mask, shift = np.uint64((1 << bits) - 1), np.uint64(max(bits // 2, 1))
+    k1, k2, k3 = (pcg_hash(np.uint64(key + j) & M32) for j in range(3))
+    i = _u32(i)
+    todo = np.ones(i.shape, bool)
+    while todo.any():  # cycle walking: repeat the mixing where the value is still outside [0, n)
+        x = i[todo]
+        x = (x ^ k1) & mask
+        x = _u32(x * np.uint64(0x2C1B3C6D) + k2) & mask
+        x ^= x >> shift
+        x = _u32(x * np.uint64(0x297A2D39) + k3) & mask
+        x ^= x >> shift
+        x = _u32(x * np.uint64(0x9E3779B1)) & mask
+        x ^= x >> shift
+        i[todo] = x
+        todo = i >= n
+    return i
+
+
+def stratified_uv(seed: int, step: int, samples: np.ndarray, grid: tuple[int, int, int], batch: int) -> np.ndarray:
+    """uvs of stratified sampling: this epoch's shuffled cells, each with a jittered point (12 bits)."""
+    gx, gy, steps = grid
+    epoch, within = divmod(step - 1, steps)
+    key = int(pcg_hash(np.uint64(seed) ^ pcg_hash(np.uint64(epoch + 0x51ED270B))))
+    cell = permute_index(within * batch + np.asarray(samples, np.uint64), gx * gy, key).astype(np.int64)
+    jitter = (np.floor(random_uv(seed, step, samples) * 4096) + 0.5) / 4096
+    return (np.stack([cell % gx, cell // gx], 1) + jitter) / [gx, gy]
+
+
 def encode(uv: np.ndarray, otype: str, n_frequencies: int = 3, octaves: int = 0, shift: float = 0.0,
            n_bins: int = 0) -> np.ndarray:
     """Encodings, written from their definitions (channel-major feature order)."""

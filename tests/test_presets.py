@@ -44,7 +44,7 @@ def test_sections_are_declared_once():
         keys = set(OptimizerConfig.from_config({"otype": otype}).settings()) - {"otype"}
         assert keys == {s.name for s in settings_of(OptimizerConfig, otype)}
     flags = {s.flag for _, s in train_options()}
-    assert flags == {"--batch", "--steps", "--seed", "--transform", "--lr"}
+    assert flags == {"--batch", "--steps", "--seed", "--transform", "--sampling", "--lr"}
     train = next(a for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
                  if a.option_strings == ["--transform"])
     assert list(train.choices) == ["none", "flip", "zoom"]

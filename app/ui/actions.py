@@ -77,8 +77,10 @@ def optimizer_keys(otype: str) -> tuple[str, ...]:
 
 
 def set_live(state: AppState, *, loss: str | None = None, optimizer: str | None = None,
-             optimizer_params: dict | None = None, batch_size: int | None = None) -> None:
-    """Loss, optimizer and its hyperparameters, batch size: validated by the core's parsers, applied live."""
+             optimizer_params: dict | None = None, batch_size: int | None = None,
+             sampling: str | None = None) -> None:
+    """Loss, optimizer and its hyperparameters, batch size, sampling: validated by the core's parsers, applied
+    live."""
     p = state.preset
     try:
         if loss is not None:
@@ -90,6 +92,8 @@ def set_live(state: AppState, *, loss: str | None = None, optimizer: str | None 
             p = replace(p, optimizer=OptimizerConfig.from_config({**cfg, **(optimizer_params or {}), "otype": otype}))
         if batch_size is not None:
             p = p.with_training(batch_size=int(batch_size))
+        if sampling is not None:
+            p = p.with_training(sampling=sampling)
     except StudioError as err:
         state.report(str(err), error=True)
         return

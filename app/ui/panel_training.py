@@ -1,10 +1,11 @@
-"""Training control and the settings that apply live: learning rate, loss, optimizer, batch size."""
+"""Training control and the settings that apply live: learning rate, loss, optimizer, batch size, sampling."""
 from __future__ import annotations
 
 from imgui_bundle import imgui
 
 from ..losses import LOSSES
 from ..optimizers import OPTIMIZERS
+from ..sampling import SAMPLINGS
 from . import actions
 from .state import AppState
 from .widgets import DIM_COLOR, combo, committed_float, committed_int, tooltip
@@ -63,5 +64,9 @@ def gui_training(state: AppState) -> None:
     if chosen:
         actions.set_live(state, batch_size=int(chosen))
     tooltip("samples per training step")
+    chosen = combo("sampling", state.preset.training.sampling, list(SAMPLINGS))
+    if chosen:
+        actions.set_live(state, sampling=chosen)
+    tooltip("uniform: random uvs; stratified: one jittered sample per grid cell, every cell once per epoch")
     steps = int(state.pacing.steps) if state.training else 0
     imgui.text_colored(DIM_COLOR, f"{steps} steps/frame (adapts to keep the window smooth)")

@@ -72,7 +72,7 @@ def reject_unknown(section: dict, where: str, known: list[str]) -> None:
 
 
 def _kind_name(kinds: tuple) -> str:
-    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a JSON object"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
@@ -100,10 +100,11 @@ class Setting:
 _KINDS = {"int": int, "float": float, "bool": bool, "str": str}
 
 
-def setting(default, *, lo=None, hi=None, choices=None, parse=None, doc="", flag=None, otypes=()):
-    """A dataclass field declared with its range, documentation, command-line flag and otypes."""
+def setting(default, *, lo=None, hi=None, choices=None, parse=None, doc="", flag=None, otypes=(), kind=None):
+    """A dataclass field declared with its range, documentation, command-line flag and otypes. ``kind``: the
+    JSON type when it is not the field's (dict: a nested section that ``parse`` turns into its class)."""
     return field(default=default, metadata={"setting": dict(lo=lo, hi=hi, choices=choices, parse=parse, doc=doc,
-                                                            flag=flag, otypes=tuple(otypes))})
+                                                            flag=flag, otypes=tuple(otypes)), "kind": kind})
 
 
 def settings_of(cls, otype: str | None = None) -> list[Setting]:
@@ -111,7 +112,8 @@ def settings_of(cls, otype: str | None = None) -> list[Setting]:
     out = []
     for f in fields(cls):
         if "setting" in f.metadata:
-            s = Setting(f.name, _KINDS[f.type] if isinstance(f.type, str) else f.type, f.default, **f.metadata["setting"])
+            kind = f.metadata.get("kind") or (_KINDS[f.type] if isinstance(f.type, str) else f.type)
+            s = Setting(f.name, kind, f.default, **f.metadata["setting"])
             if otype is None or s.applies_to(otype):
                 out.append(s)
     return out

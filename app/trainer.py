@@ -52,7 +52,8 @@ class Trainer:
         self.encoding = preset.encoding
         self.network = preset.network
         self.layout = Layout.of(self.encoding.output_dims, self.network)
-        self.mlp_path = choose_mlp_path(self.info, mlp_path, coopvec_supports(self.network, self.encoding))
+        self.mlp_path = choose_mlp_path(self.info, mlp_path,
+                                        coopvec_supports(self.network, self.encoding, preset.optimizer))
         self.limits = device_limits(device)
         texture = None if image is None else (image.shape[1], image.shape[0])
         check_request(self.limits, preset, self.mlp_path, texture=texture)  # before any buffer exists
@@ -113,6 +114,8 @@ class Trainer:
         this trainer's."""
         if (preset.encoding, preset.network) != (self.encoding, self.network):
             raise StudioError("a different encoding or network needs a new Trainer")
+        if self.mlp_path == "coopvec" and coopvec_supports(self.network, self.encoding, preset.optimizer):
+            raise StudioError(coopvec_supports(self.network, self.encoding, preset.optimizer))
         self.set_transform(preset.training.transform)
         if preset.training.batch_size != self.batch:
             self.set_batch_size(preset.training.batch_size)
@@ -198,10 +201,12 @@ class Trainer:
                          "growth_interval": training.loss_scale_growth_interval}
             state = self.state.buffer
             count = self.encoding.parameter_count
-            gradient, update = self.mlp.training_passes(pass_args, self.optimizer.shader_params(), state,
-                                                        self.shader_vars(), count)
+            opt = self.optimizer
+            muon = opt.shader_params() if opt.otype == "muon" else None  # matrices: Muon; the rest: its AdamW
+            gradient, update = self.mlp.training_passes(pass_args, opt.elementwise.shader_params(), state,
+                                                        self.shader_vars(), count, muon=muon)
             if self.encoding_state:
-                opt = self.encoding_optimizer_override or self.optimizer
+                opt = self.encoding_optimizer_override or opt.elementwise
                 update.append(self.encoding_state.optimizer_pass(self.mlp.kernels, opt.shader_params(), state))
             self._passes, self._passes_key = StepPasses.bind(self.device, gradient, update), key
         return self._passes

@@ -206,6 +206,38 @@ def optimizer_step(opt, w, g, state, step):
     return w, (m, v)
 
 
+def newton_schulz(u: np.ndarray, steps: int) -> np.ndarray:
+    """Muon's orthogonalisation of an update matrix: Frobenius-normalised, wide (transposed when tall),
+    then `steps` quintic iterations X <- aX + (bA + cA^2)X with A = XX^T (Keller Jordan's coefficients)."""
+    a, b, c = 3.4445, -4.7750, 2.0315
+    tall = u.shape[0] > u.shape[1]
+    x = u.T if tall else u
+    x = x / (np.linalg.norm(x) + 1e-7)
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if tall else x
+
+
+def muon_step(opt, layout, w, g, state, step):
+    """One Muon step on compact parameters: each layer's weight matrix by Muon (Polyak momentum, optional
+    Nesterov, Newton-Schulz, shape scale sqrt(max(1, out/in)), decoupled decay); everything else (biases,
+    an encoding's table after the MLP's parameters) by the AdamW section."""
+    m, v = state
+    w_new, (m_new, v_new) = optimizer_step(opt.elementwise, w, g, (m, v), step)
+    lr = opt.learning_rate_at(step)
+    for entry in layout.compact_offsets():
+        o, i, at = entry["outputs"], entry["inputs"], entry["weight_offset"]
+        part = slice(at, at + o * i)
+        gi = g[part] + opt.l2_reg * w[part]
+        m_new[part] = opt.momentum * m[part] + gi
+        u = gi + opt.momentum * m_new[part] if opt.nesterov else m_new[part]
+        x = newton_schulz(u.reshape(o, i), opt.ns_steps).reshape(-1)
+        w_new[part] = w[part] * (1 - lr * opt.weight_decay) - lr * np.sqrt(max(1.0, o / i)) * x
+        v_new[part] = v[part]
+    return w_new, (m_new, v_new)
+
+
 HASH_PRIME = np.uint64(2654435761)
 
 

@@ -93,6 +93,11 @@ def test_path_choice():
         choose_mlp_path(cpu, "coopvec")
     with pytest.raises(StudioError, match="float16 networks only"):
         choose_mlp_path(gpu, "coopvec", f32)
+    muon = coopvec_supports(NetworkConfig(64, 2, precision="float16"), None, OptimizerConfig("muon"))
+    assert "does not run Muon" in muon  # Muon needs each layer's matrix; CoopVec keeps a device layout
+    assert choose_mlp_path(gpu, "auto", muon) == "portable"
+    with pytest.raises(StudioError, match="does not run Muon"):
+        choose_mlp_path(gpu, "coopvec", muon)
     with pytest.raises(StudioError, match="unknown MLP path"):
         choose_mlp_path(gpu, "tensor")
 

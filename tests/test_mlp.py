@@ -147,6 +147,27 @@ def test_muon_steps_match_numpy(device, small_image, case):
             np.testing.assert_allclose(trainer.parameters(), w, rtol=1e-4, atol=2e-5, err_msg=f"{opt} step {step}")
 
 
+def test_muon_skips_non_finite_steps_and_removes_the_loss_scale(device, small_image):
+    """A step with non-finite gradients changes neither weights nor momentum; the next one is Muon's first
+    step on the unscaled gradient (float16 network, loss scale 1024)."""
+    encoding, net = CASES["leaky-sigmoid-f16-w20"]
+    preset = Preset(encoding=encoding, network=net, optimizer=MUON_CASES[0],
+                    training=TrainingConfig(batch_size=BATCH, loss_scale=1024.0))
+    trainer = Trainer(device, small_image, preset)
+    w0 = trainer.parameters().astype(np.float64)
+    trainer.set_image(np.full((2, 2, 3), np.inf, np.float32))
+    trainer.train(1)
+    assert trainer.loss_scale_state() == (1024.0, 1)
+    np.testing.assert_array_equal(trainer.parameters(), w0)
+    assert not trainer.mlp.moment1.to_numpy().view(np.float32).any()  # no momentum from the skipped step
+    trainer.set_image(small_image)
+    g = trainer.gradients()
+    trainer.train(1)
+    zeros = np.zeros_like(w0)
+    expected, _ = ref.muon_step(MUON_CASES[0], trainer.layout, w0, g, (zeros, zeros), 1)
+    np.testing.assert_allclose(trainer.parameters(), expected, rtol=1e-4, atol=2e-5)
+
+
 def test_every_optimizer_is_covered():
     from app.optimizers import OPTIMIZERS
     assert {o.otype for o in OPTIMIZER_CASES + MUON_CASES} == set(OPTIMIZERS.names())

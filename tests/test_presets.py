@@ -25,7 +25,7 @@ def test_preset_trains(device, tiny_image, name):
 
 def test_reference_presets_are_bundled():
     assert {"rtxns-simple-training", "drjit-triencode", "drjit-hashgrid", "tinn-frequency", "tcnn-hash",
-            "tcnn-oneblob", "drjit-permuto"} <= set(available_presets())
+            "tcnn-oneblob", "drjit-permuto", "drjit-muon"} <= set(available_presets())
 
 
 def test_sections_are_declared_once():
@@ -48,3 +48,20 @@ def test_sections_are_declared_once():
     train = next(a for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
                  if a.option_strings == ["--transform"])
     assert list(train.choices) == ["none", "flip", "zoom"]
+
+
+def test_muon_preset_round_trips_with_its_adamw_section():
+    """Muon's nested adamw section is an optimizer section of its own: parsed, checked and written back."""
+    import json
+    from app.errors import StudioError
+    from app.preset import Preset
+    preset = load_preset("drjit-muon")
+    assert preset.optimizer.otype == "muon" and preset.optimizer.elementwise.otype == "adamw"
+    assert preset.training.sampling == "stratified"
+    assert Preset.from_dict(json.loads(json.dumps(preset.to_dict())), preset.name) == preset
+    data = preset.to_dict()
+    for bad, message in [({"otype": "sgd"}, "must be adamw"), ({"learning_rate": -1}, r"optimizer\.adamw\.learning_rate"),
+                         ({"momentum": 0.9}, "unknown key"), (3, "must be a JSON object")]:
+        data["optimizer"]["adamw"] = bad
+        with pytest.raises(StudioError, match=message):
+            Preset.from_dict(data)

@@ -87,8 +87,7 @@ def set_live(state: AppState, *, loss: str | None = None, optimizer: str | None 
             p = replace(p, loss=LossConfig.from_config({"otype": loss}))
         if optimizer is not None or optimizer_params:
             otype = optimizer or p.optimizer.otype
-            cfg = {key: getattr(p.optimizer, key) for key in optimizer_keys(p.optimizer.otype)
-                   if key in optimizer_keys(otype)}
+            cfg = {key: value for key, value in p.optimizer.settings().items() if key in optimizer_keys(otype)}
             p = replace(p, optimizer=OptimizerConfig.from_config({**cfg, **(optimizer_params or {}), "otype": otype}))
         if batch_size is not None:
             p = p.with_training(batch_size=int(batch_size))

@@ -101,6 +101,17 @@ def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layo
     }, samples_per_thread=spt)
 
 
+@dataclass
+class MuonKernels:
+    step: object
+
+
+def muon_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout) -> MuonKernels:
+    """Muon's matrix pass (optimizer.slang muon_step), compiled only when a network trains with Muon."""
+    return _kernels(device, "muon", network_defines(encoding, net, layout, SAMPLES_PER_THREAD), MuonKernels,
+                    {"step": ("optimizer", "muon_step")})
+
+
 def view_kernels(device) -> ViewKernels:
     return _kernels(device, "views", {}, ViewKernels, {
         "reference": ("views", "reference_image"),

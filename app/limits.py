@@ -132,5 +132,6 @@ def check_device_request(device, preset, mlp_request: str | None = None, *, text
     """``check_request`` on ``device`` for the MLP path the Trainer will choose (app/device.py)."""
     from .device import choose_mlp_path, describe
     from .mlp_coopvec import coopvec_supports
-    path = choose_mlp_path(describe(device), mlp_request, coopvec_supports(preset.network, preset.encoding))
+    path = choose_mlp_path(describe(device), mlp_request,
+                           coopvec_supports(preset.network, preset.encoding, preset.optimizer))
     check_request(device_limits(device), preset, path, texture=texture, views=views)

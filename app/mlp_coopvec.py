@@ -22,8 +22,14 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def coopvec_supports(network, encoding=None) -> str | None:
-    """Why this network cannot use the CoopVec path, or None when it can."""
+MUON_REFUSAL = ("the CoopVec path does not run Muon: Muon orthogonalises each layer's weight matrix, which "
+                "CoopVec keeps in the device's training-optimal layout (use the portable path)")
+
+
+def coopvec_supports(network, encoding=None, optimizer=None) -> str | None:
+    """Why this network (trained with ``optimizer``) cannot use the CoopVec path, or None when it can."""
+    if optimizer is not None and optimizer.otype == "muon":
+        return MUON_REFUSAL
     if encoding is not None and encoding.parameter_count:
         return "the CoopVec path does not train encodings with parameters (hash grids) yet"
     if not network.half:
@@ -139,9 +145,11 @@ class CoopVecMLP:
                                                          usage=self._usage)
 
     def training_passes(self, pass_args: dict, opt: dict, state, shader_vars: dict,
-                        encoding_count: int = 0) -> tuple[list, list]:
+                        encoding_count: int = 0, muon: dict | None = None) -> tuple[list, list]:
         """(gradient passes, update passes) of one step: forward + backward accumulating float16 gradients,
         then their finiteness check and the elementwise optimizer."""
+        if muon is not None:
+            raise StudioError(MUON_REFUSAL)
         k = self.kernels
         train = PassSpec(k.train, self._batch, {"weights": self._weights(), "grads": self.grads,
                                                 "sample_loss": self.sample_loss, "state": state, **pass_args})

@@ -4,11 +4,21 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels as _kernels
-from .kernels import network_kernels
+from .kernels import muon_kernels, network_kernels
 from .network import Layout
 from .step_passes import PassSpec
 
 INFER_CHUNK = 1 << 16  # pixels per inference dispatch: bounds the record buffer at any resolution
+MUON_THREADS = 64  # one workgroup per layer (optimizer.slang MUON_THREADS)
+
+
+def muon_scratch_floats(layout: Layout) -> int:
+    """Muon's work matrices X, A, B, X' per layer in their wide form m x n, m <= n (optimizer.slang)."""
+    total = 0
+    for o, i in layout.shapes():
+        m, n = min(o, i), max(o, i)
+        total += 2 * m * n + 2 * m * m
+    return total
 
 
 class PortableMLP:
@@ -18,7 +28,9 @@ class PortableMLP:
     def __init__(self, device, encoding, network, layout: Layout, software: bool = False):
         import slangpy as spy
         self.device, self.network, self.layout, self.software = device, network, layout, software
+        self.encoding = encoding
         self.kernels = network_kernels(device, encoding, network, layout)
+        self._muon_scratch = None
         self.spt = self.kernels.samples_per_thread
         self._usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access | spy.BufferUsage.copy_source
         # float16 networks store weights and records as float16 (half the memory traffic)
@@ -84,10 +96,11 @@ class PortableMLP:
         return tasks * self.partitions * 8
 
     def training_passes(self, pass_args: dict, opt: dict, state, shader_vars: dict,
-                        encoding_count: int = 0) -> tuple[list, list]:
+                        encoding_count: int = 0, muon: dict | None = None) -> tuple[list, list]:
         """(gradient passes, update passes) of one step: forward + backward, the weight-gradient partials
         (which also check a trainable encoding's ``encoding_count`` table gradients), then the optimizer,
-        which sums the partials. ``pass_args``: the training pass's arguments; ``opt``: OptimizerParams."""
+        which sums the partials. ``pass_args``: the training pass's arguments; ``opt``: OptimizerParams;
+        ``muon``: Muon's OptimizerParams, which then steps the weight matrices first (``opt`` the biases)."""
         k, floats = self.kernels, self.layout.padded_floats
         train = PassSpec(k.train, self._stride // self.spt, {
             "wf": self.wf, "wt": self.wt, "records": self.records, "sample_loss": self.sample_loss,
@@ -99,8 +112,17 @@ class PortableMLP:
         optimizer = PassSpec(k.optimizer, self._optimizer_units(), {
             "partials": self.partials, "partial_rows": self.partitions * 8, "param_floats": floats,
             "master": self.master, "moment1": self.moment1, "moment2": self.moment2, "wf": self.wf, "wt": self.wt,
-            "state": state, "opt": opt})
-        return [train, gradients], [optimizer]
+            "state": state, "opt": opt, "matrices_stepped": int(muon is not None)})
+        if muon is None:
+            return [train, gradients], [optimizer]
+        if self._muon_scratch is None:
+            self._muon_scratch = self._floats(muon_scratch_floats(self.layout))
+        matrices = PassSpec(muon_kernels(self.device, self.encoding, self.network, self.layout).step,
+                            self.layout.layers * MUON_THREADS, {
+                                "partials": self.partials, "partial_rows": self.partitions * 8, "param_floats": floats,
+                                "master": self.master, "moment1": self.moment1, "scratch": self._muon_scratch,
+                                "state": state, "opt": muon})
+        return [train, gradients], [matrices, optimizer]
 
     def gradient_sum(self) -> np.ndarray:
         """Compact sum of the partials written by the last gradient passes (still loss-scaled)."""

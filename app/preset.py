@@ -26,6 +26,11 @@ def _transforms() -> tuple:
     return tuple(TRANSFORMS)
 
 
+def _samplings() -> tuple:
+    from .sampling import SAMPLINGS
+    return tuple(SAMPLINGS)
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     batch_size: int = setting(16384, lo=64, hi=1 << 20, flag="--batch", doc="samples per training step (random UVs drawn on the GPU)")
@@ -35,6 +40,10 @@ class TrainingConfig:
                                     "out; a step whose gradients hold an inf or NaN is skipped")
     seed: int = setting(1337, lo=0, hi=2**32 - 1, flag="--seed", doc="seed for initial weights and sample positions")
     transform: str = setting("none", choices=_transforms, flag="--transform", doc="UV transform of the target: flip swaps u and v, zoom is uv·0.5 + 0.25")
+    sampling: str = setting("uniform", choices=_samplings, flag="--sampling",
+                            doc="uniform random uvs, or stratified (jittered, as Dr.Jit's example): a grid of about one "
+                                "cell per texel in whole batches, one jittered sample per cell, the steps of an epoch "
+                                "walking the cells in a shuffled order so each cell is visited once per epoch")
     dynamic_loss_scale: bool = setting(False, doc="float16 networks, like Dr.Jit's and PyTorch's GradScaler: the "
                                                   "scale halves on a skipped step and doubles after "
                                                   "loss_scale_growth_interval consecutive finite steps")
@@ -45,10 +54,13 @@ class TrainingConfig:
         return cls(**parse_settings(cls, expect_object(section, where), where))
 
     def to_config(self) -> dict:
-        """Every setting, except the dynamic loss scale's pair while both are at their defaults."""
+        """Every setting, except the dynamic loss scale's pair while both are at their defaults and a
+        default sampling."""
         out = {s.name: getattr(self, s.name) for s in settings_of(TrainingConfig)}
         if all(out[key] == getattr(TrainingConfig, key) for key in ("dynamic_loss_scale", "loss_scale_growth_interval")):
             del out["dynamic_loss_scale"], out["loss_scale_growth_interval"]
+        if out["sampling"] == TrainingConfig.sampling:  # files written before sampling existed stay identical
+            del out["sampling"]
         return out
 
 

@@ -31,6 +31,8 @@ def _cell(text: str) -> str:
 
 
 def _value(v) -> str:
+    if v is None:
+        return "its defaults"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int) and v > 99_999:  # 2^20, 2^32 − 1, 10^9 read better than their digits
@@ -50,6 +52,8 @@ def _value(v) -> str:
 
 
 def _range(s) -> str:
+    if s.kind is dict:
+        return "a section"
     if s.choices:
         return ", ".join(f"`{c}`" for c in s.choices())
     if s.parse is activation_name:
@@ -116,6 +120,10 @@ def _summary(preset: Preset) -> tuple[str, str, int]:
     network = (f"{net.n_hidden_layers} × {net.n_neurons} {net.activation} → {net.output_activation}, {net.precision}"
                + ("" if net.bias else ", no biases"))
     training = f"{opt.otype} {_value(opt.learning_rate)}, {preset.loss.otype}, batch {tr.batch_size}, {tr.steps} steps"
+    if opt.otype == "muon":
+        training += f" (matrices; biases: adamw {_value(opt.elementwise.learning_rate)})"
+    if tr.sampling != "uniform":
+        training += f"; {tr.sampling} sampling"
     if preset.encoding_optimizer:
         training += f"; encoding: {preset.encoding_optimizer.otype} {_value(preset.encoding_optimizer.learning_rate)}"
     if net.half:

@@ -87,7 +87,7 @@ def reject_unknown(section: dict, where: str, known: list[str]) -> None:
 
 
 def _kind_name(kinds: tuple) -> str:
-    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a JSON object"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
@@ -116,10 +116,14 @@ class Setting:
 _KINDS = {"int": int, "float": float, "bool": bool, "str": str}
 
 
-def setting(default, *, lo=None, hi=None, choices=None, parse=None, doc="", flag=None, otypes=(), define=None):
-    """A dataclass field declared with its range, documentation, command-line flag, otypes and Slang define."""
+def setting(default, *, lo=None, hi=None, choices=None, parse=None, doc="", flag=None, otypes=(), define=None,
+            kind=None):
+    """A dataclass field declared with its range, documentation, command-line flag, otypes and Slang define.
+    ``kind``: the JSON type when it is not the field's (dict: a nested section that ``parse`` turns into its
+    class)."""
     return field(default=default, metadata={"setting": dict(lo=lo, hi=hi, choices=choices, parse=parse, doc=doc,
-                                                            flag=flag, otypes=tuple(otypes), define=define)})
+                                                            flag=flag, otypes=tuple(otypes), define=define),
+                                            "kind": kind})
 
 
 def settings_of(cls, otype: str | None = None) -> list[Setting]:
@@ -127,7 +131,8 @@ def settings_of(cls, otype: str | None = None) -> list[Setting]:
     out = []
     for f in fields(cls):
         if "setting" in f.metadata:
-            s = Setting(f.name, _KINDS[f.type] if isinstance(f.type, str) else f.type, f.default, **f.metadata["setting"])
+            kind = f.metadata.get("kind") or (_KINDS[f.type] if isinstance(f.type, str) else f.type)
+            s = Setting(f.name, kind, f.default, **f.metadata["setting"])
             if otype is None or s.applies_to(otype):
                 out.append(s)
     return out

@@ -22,6 +22,7 @@ from .mlp_portable import PortableMLP
 from .network import Layout, initial_parameters
 from .limits import check_request, device_limits
 from .preset import Preset
+from .sampling import sampling_params
 from .step_passes import StepPasses
 from .texture import transform_id
 from .train_state import Readout, TrainState
@@ -51,7 +52,8 @@ class Trainer:
         self.encoding = preset.encoding
         self.network = preset.network
         self.layout = Layout.of(self.encoding.output_dims, self.network)
-        self.mlp_path = choose_mlp_path(self.info, mlp_path, coopvec_supports(self.network, self.encoding))
+        self.mlp_path = choose_mlp_path(self.info, mlp_path,
+                                        coopvec_supports(self.network, self.encoding, preset.optimizer))
         self.limits = device_limits(device)
         texture = None if image is None else (image.shape[1], image.shape[0])
         check_request(self.limits, preset, self.mlp_path, texture=texture)  # before any buffer exists
@@ -112,6 +114,8 @@ class Trainer:
         this trainer's."""
         if (preset.encoding, preset.network) != (self.encoding, self.network):
             raise StudioError("a different encoding or network needs a new Trainer")
+        if self.mlp_path == "coopvec" and coopvec_supports(self.network, self.encoding, preset.optimizer):
+            raise StudioError(coopvec_supports(self.network, self.encoding, preset.optimizer))
         self.set_transform(preset.training.transform)
         if preset.training.batch_size != self.batch:
             self.set_batch_size(preset.training.batch_size)
@@ -190,16 +194,19 @@ class Trainer:
             pass_args = {"target": self.target, "target_size": self._spy.uint2(w, h),
                          "transform": transform_id(self.transform), "loss": self.loss.id, "batch": self.batch,
                          "seed": self.seed, "alpha": float(self.network.leaky_relu_alpha),
+                         "sampling": sampling_params(training.sampling, self.image_size, self.batch),
                          # the loss is a mean over samples and channels; the loss scale comes from the GPU state
                          "grad_scale": float(1.0 / (self.batch * 3.0)),
                          "dynamic": int(training.dynamic_loss_scale and self.network.half),
                          "growth_interval": training.loss_scale_growth_interval}
             state = self.state.buffer
             count = self.encoding.parameter_count
-            gradient, update = self.mlp.training_passes(pass_args, self.optimizer.shader_params(), state,
-                                                        self.shader_vars(), count)
+            opt = self.optimizer
+            muon = opt.shader_params() if opt.otype == "muon" else None  # matrices: Muon; the rest: its AdamW
+            gradient, update = self.mlp.training_passes(pass_args, opt.elementwise.shader_params(), state,
+                                                        self.shader_vars(), count, muon=muon)
             if self.encoding_state:
-                opt = self.encoding_optimizer_override or self.optimizer
+                opt = self.encoding_optimizer_override or opt.elementwise
                 update.append(self.encoding_state.optimizer_pass(self.mlp.kernels, opt.shader_params(), state))
             self._passes, self._passes_key = StepPasses.bind(self.device, gradient, update), key
         return self._passes

@@ -23,6 +23,37 @@ def random_uv(seed: int, step: int, samples: np.ndarray) -> np.ndarray:
     return np.stack([(h >> np.uint64(8)).astype(np.float64), (h2 >> np.uint64(8)).astype(np.float64)], 1) / 16777216.0
 
 
+def permute_index(i: np.ndarray, n: int, key: int) -> np.ndarray:
+    """The seeded bijection of [0, n) stratified sampling walks cells in (written from its definition)."""
+    bits = max(n - 1, 1).bit_length()
+    mask, shift = np.uint64((1 << bits) - 1), np.uint64(max(bits // 2, 1))
+    k1, k2, k3 = (pcg_hash(np.uint64(key + j) & M32) for j in range(3))
+    i = _u32(i)
+    todo = np.ones(i.shape, bool)
+    while todo.any():  # cycle walking: repeat the mixing where the value is still outside [0, n)
+        x = i[todo]
+        x = (x ^ k1) & mask
+        x = _u32(x * np.uint64(0x2C1B3C6D) + k2) & mask
+        x ^= x >> shift
+        x = _u32(x * np.uint64(0x297A2D39) + k3) & mask
+        x ^= x >> shift
+        x = _u32(x * np.uint64(0x9E3779B1)) & mask
+        x ^= x >> shift
+        i[todo] = x
+        todo = i >= n
+    return i
+
+
+def stratified_uv(seed: int, step: int, samples: np.ndarray, grid: tuple[int, int, int], batch: int) -> np.ndarray:
+    """uvs of stratified sampling: this epoch's shuffled cells, each with a jittered point (12 bits)."""
+    gx, gy, steps = grid
+    epoch, within = divmod(step - 1, steps)
+    key = int(pcg_hash(np.uint64(seed) ^ pcg_hash(np.uint64(epoch + 0x51ED270B))))
+    cell = permute_index(within * batch + np.asarray(samples, np.uint64), gx * gy, key).astype(np.int64)
+    jitter = (np.floor(random_uv(seed, step, samples) * 4096) + 0.5) / 4096
+    return (np.stack([cell % gx, cell // gx], 1) + jitter) / [gx, gy]
+
+
 def encode(uv: np.ndarray, otype: str, n_frequencies: int = 3, octaves: int = 0, shift: float = 0.0,
            n_bins: int = 0) -> np.ndarray:
     """Encodings, written from their definitions (channel-major feature order)."""
@@ -152,6 +183,13 @@ def adam(w, g, m, v, step, lr, b1, b2, eps, weight_decay=0.0):
     return w - lr * (mh / (np.sqrt(vh) + eps) + weight_decay * w), m, v
 
 
+def rmsprop(w, g, m, v, lr, alpha, eps, momentum=0.0):
+    """torch.optim.RMSprop (centered=False): v is the mean square, m the momentum buffer."""
+    v = alpha * v + (1 - alpha) * g * g
+    m = momentum * m + g / (np.sqrt(v) + eps)
+    return w - lr * m, m, v
+
+
 def optimizer_step(opt, w, g, state, step):
     """One step of an app OptimizerConfig in numpy; state = (m, v)."""
     m, v = state
@@ -160,9 +198,44 @@ def optimizer_step(opt, w, g, state, step):
     if opt.otype == "sgd":
         m = opt.momentum * m + g
         return w - lr * m, (m, v)
+    if opt.otype == "rmsprop":
+        w, m, v = rmsprop(w, g, m, v, lr, opt.alpha, opt.epsilon, opt.momentum)
+        return w, (m, v)
     decay = opt.weight_decay if opt.otype == "adamw" else 0.0
     w, m, v = adam(w, g, m, v, step, lr, opt.beta1, opt.beta2, opt.epsilon, decay)
     return w, (m, v)
+
+
+def newton_schulz(u: np.ndarray, steps: int) -> np.ndarray:
+    """Muon's orthogonalisation of an update matrix: Frobenius-normalised, wide (transposed when tall),
+    then `steps` quintic iterations X <- aX + (bA + cA^2)X with A = XX^T (Keller Jordan's coefficients)."""
+    a, b, c = 3.4445, -4.7750, 2.0315
+    tall = u.shape[0] > u.shape[1]
+    x = u.T if tall else u
+    x = x / (np.linalg.norm(x) + 1e-7)
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if tall else x
+
+
+def muon_step(opt, layout, w, g, state, step):
+    """One Muon step on compact parameters: each layer's weight matrix by Muon (Polyak momentum, optional
+    Nesterov, Newton-Schulz, shape scale sqrt(max(1, out/in)), decoupled decay); everything else (biases,
+    an encoding's table after the MLP's parameters) by the AdamW section."""
+    m, v = state
+    w_new, (m_new, v_new) = optimizer_step(opt.elementwise, w, g, (m, v), step)
+    lr = opt.learning_rate_at(step)
+    for entry in layout.compact_offsets():
+        o, i, at = entry["outputs"], entry["inputs"], entry["weight_offset"]
+        part = slice(at, at + o * i)
+        gi = g[part] + opt.l2_reg * w[part]
+        m_new[part] = opt.momentum * m[part] + gi
+        u = gi + opt.momentum * m_new[part] if opt.nesterov else m_new[part]
+        x = newton_schulz(u.reshape(o, i), opt.ns_steps).reshape(-1)
+        w_new[part] = w[part] * (1 - lr * opt.weight_decay) - lr * np.sqrt(max(1.0, o / i)) * x
+        v_new[part] = v[part]
+    return w_new, (m_new, v_new)
 
 
 HASH_PRIME = np.uint64(2654435761)

@@ -38,7 +38,8 @@ def test_coopvec_kernels_compile_to_spirv(device, entry):
 
 
 @pytest.mark.parametrize("config", [OptimizerConfig("adam", 0.01, 0.9, 0.99, 1e-8),
-                                    OptimizerConfig("sgd", 0.05, momentum=0.9, l2_reg=0.01)])
+                                    OptimizerConfig("sgd", 0.05, momentum=0.9, l2_reg=0.01),
+                                    OptimizerConfig("rmsprop", 0.01, alpha=0.9, momentum=0.5, l2_reg=0.01)])
 def test_flat_optimizer_matches_numpy(device, config):
     """optimizer_flat (the CoopVec path's optimizer) needs no cooperative vectors, so it is checked here:
     every element steps (zero gradients included: momentum and L2 keep moving a weight), float16 stores
@@ -69,11 +70,7 @@ def test_flat_optimizer_matches_numpy(device, config):
         opt_kernel.dispatch(thread_count=[n, 1, 1], params=params, grads=grads, master=master, moment1=m1,
                             moment2=m2, count=n, state=state, parity=step % 2, opt=config.shader_params())
         gg = g.astype(np.float64)
-        if config.otype == "adam":
-            wr, m, v = ref.adam(wr, gg, m, v, step, 0.01, 0.9, 0.99, 1e-8)
-        else:
-            m = config.momentum * m + gg + config.l2_reg * wr
-            wr = wr - config.learning_rate * m
+        wr, (m, v) = ref.optimizer_step(config, wr, gg, (m, v), step)
         np.testing.assert_allclose(master.to_numpy().view(np.float32), wr, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(params.to_numpy().view(np.float16),
                                       master.to_numpy().view(np.float32).astype(np.float16))
@@ -96,6 +93,11 @@ def test_path_choice():
         choose_mlp_path(cpu, "coopvec")
     with pytest.raises(StudioError, match="float16 networks only"):
         choose_mlp_path(gpu, "coopvec", f32)
+    muon = coopvec_supports(NetworkConfig(64, 2, precision="float16"), None, OptimizerConfig("muon"))
+    assert "does not run Muon" in muon  # Muon needs each layer's matrix; CoopVec keeps a device layout
+    assert choose_mlp_path(gpu, "auto", muon) == "portable"
+    with pytest.raises(StudioError, match="does not run Muon"):
+        choose_mlp_path(gpu, "coopvec", muon)
     with pytest.raises(StudioError, match="unknown MLP path"):
         choose_mlp_path(gpu, "tensor")
 

@@ -66,6 +66,12 @@ def next_render(ctx, state, what: str) -> None:
     wait_until(ctx, lambda: state.images.recorded > asked, what)
 
 
+def choose(ctx, combo: str, item: str) -> None:
+    """Opens a combo of the Controls window by its label and picks an item (wildcards do not find combos)."""
+    ctx.item_click(f"//Controls/{combo}")
+    ctx.item_click(f"//$FOCUSED/{item}")
+
+
 def type_into(ctx, ref: str, text: str) -> None:
     ctx.item_click(ref)
     ctx.key_chars_replace(text)
@@ -112,6 +118,30 @@ def test_window(small_texture, tmp_path, artifacts):
         ctx.item_input_value("**/learning rate", 0.002)
         wait_until(ctx, lambda: trainer.optimizer.learning_rate == pytest.approx(0.002), "the new learning rate")
         assert state.trainer is trainer
+
+        # Optimizers from the combo, live: RMSProp, then Muon with its settings and nested AdamW section;
+        # stratified sampling from its combo.
+        choose(ctx, "optimizer", "rmsprop")
+        wait_until(ctx, lambda: trainer.optimizer.otype == "rmsprop", "RMSProp")
+        choose(ctx, "optimizer", "muon")
+        wait_until(ctx, lambda: trainer.optimizer.otype == "muon", "Muon")
+        ctx.item_open("**/optimizer settings")
+        ctx.item_input_value("**/momentum", 0.9)
+        ctx.item_click("**/nesterov")
+        ctx.item_open("**/adamw (biases, encoding)")
+        ctx.item_input_value("**/adamw weight decay", 0.01)
+        wait_until(ctx, lambda: (trainer.optimizer.momentum, trainer.optimizer.nesterov,
+                                 trainer.optimizer.elementwise.weight_decay) == (0.9, False, 0.01), "Muon's settings")
+        ctx.item_close("**/adamw (biases, encoding)")
+        ctx.item_close("**/optimizer settings")  # open trees push later controls out of the window
+        choose(ctx, "sampling", "stratified")
+        wait_until(ctx, lambda: trainer.preset.training.sampling == "stratified", "stratified sampling")
+        step = trainer.step
+        wait_until(ctx, lambda: trainer.step > step + 20, "Muon's steps")
+        trainer.check_finite()
+        assert state.trainer is trainer and trainer.optimizer.learning_rate == pytest.approx(0.002)
+        choose(ctx, "optimizer", "adam")
+        wait_until(ctx, lambda: trainer.optimizer.otype == "adam", "Adam again")
 
         # Pause (button) stops the steps; Space resumes and pauses again.
         ctx.item_click("**/Pause")
@@ -185,6 +215,7 @@ def test_window(small_texture, tmp_path, artifacts):
         ctx.item_click("**/Save")
         saved = load_preset(tmp_path / "gui-test.json")
         assert saved.network == state.trainer.network and saved.optimizer.learning_rate == pytest.approx(0.002)
+        assert saved.training.sampling == "stratified"
 
         # Architecture: a narrower network compiles in the background and training restarts.
         ctx.item_input_value("**/hidden width", 32)

@@ -101,6 +101,9 @@ OPTIMIZER_CASES = [
     OptimizerConfig("adamw", 1e-2, 0.8, 0.9, 1e-8, weight_decay=0.1),
     OptimizerConfig("sgd", 0.05),
     OptimizerConfig("sgd", 0.05, momentum=0.9, l2_reg=1e-2),
+    OptimizerConfig("rmsprop", 1e-2, alpha=0.9),
+    OptimizerConfig("rmsprop", 1e-2, alpha=0.99, epsilon=1e-6, momentum=0.8, l2_reg=1e-2, decay_start=2,
+                    decay_interval=1, decay_base=0.5),
 ]
 
 
@@ -119,9 +122,55 @@ def test_optimizer_steps_match_numpy(device, small_image):
             np.testing.assert_allclose(trainer.parameters(), w, rtol=2e-5, atol=1e-6, err_msg=str(opt))
 
 
+MUON_CASES = [
+    OptimizerConfig("muon", 0.02, momentum=0.95, adamw=OptimizerConfig("adamw", 1e-2, weight_decay=0.1)),
+    OptimizerConfig("muon", 0.05, momentum=0.9, nesterov=False, ns_steps=3, weight_decay=0.1, l2_reg=1e-2,
+                    decay_start=2, decay_interval=1, decay_base=0.5),
+]
+
+
+@pytest.mark.parametrize("case", ["relu-none-f32-w16", "leaky-sigmoid-f32-w20-nobias"])
+def test_muon_steps_match_numpy(device, small_image, case):
+    """Muon on the weight matrices (wide 16x16 and 3x16, a tall 20x12: transposed), AdamW on the biases."""
+    encoding, net = CASES[case]
+    trainer = make_trainer(device, small_image, encoding, net)
+    for opt in MUON_CASES:
+        trainer.optimizer = opt
+        trainer.reset()
+        w = trainer.parameters().astype(np.float64)
+        state = (np.zeros_like(w), np.zeros_like(w))
+        for step in range(1, 5):
+            g = trainer.gradients()
+            trainer.train(1)
+            w, state = ref.muon_step(opt, trainer.layout, w, g, state, step)
+            # float32 on the GPU; Newton-Schulz amplifies rounding of small singular values (slope 3.4 at 0)
+            np.testing.assert_allclose(trainer.parameters(), w, rtol=1e-4, atol=2e-5, err_msg=f"{opt} step {step}")
+
+
+def test_muon_skips_non_finite_steps_and_removes_the_loss_scale(device, small_image):
+    """A step with non-finite gradients changes neither weights nor momentum; the next one is Muon's first
+    step on the unscaled gradient (float16 network, loss scale 1024)."""
+    encoding, net = CASES["leaky-sigmoid-f16-w20"]
+    preset = Preset(encoding=encoding, network=net, optimizer=MUON_CASES[0],
+                    training=TrainingConfig(batch_size=BATCH, loss_scale=1024.0))
+    trainer = Trainer(device, small_image, preset)
+    w0 = trainer.parameters().astype(np.float64)
+    trainer.set_image(np.full((2, 2, 3), np.inf, np.float32))
+    trainer.train(1)
+    assert trainer.loss_scale_state() == (1024.0, 1)
+    np.testing.assert_array_equal(trainer.parameters(), w0)
+    assert not trainer.mlp.moment1.to_numpy().view(np.float32).any()  # no momentum from the skipped step
+    trainer.set_image(small_image)
+    g = trainer.gradients()
+    trainer.train(1)
+    zeros = np.zeros_like(w0)
+    expected, _ = ref.muon_step(MUON_CASES[0], trainer.layout, w0, g, (zeros, zeros), 1)
+    np.testing.assert_allclose(trainer.parameters(), expected, rtol=1e-4, atol=2e-5)
+
+
 def test_every_optimizer_is_covered():
     from app.optimizers import OPTIMIZERS
-    assert {o.otype for o in OPTIMIZER_CASES} == set(OPTIMIZERS.names())
+    assert {o.otype for o in OPTIMIZER_CASES + MUON_CASES} == set(OPTIMIZERS.names())
 
 
 def test_learning_rate_schedule():

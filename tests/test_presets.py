@@ -25,7 +25,7 @@ def test_preset_trains(device, tiny_image, name):
 
 def test_reference_presets_are_bundled():
     assert {"rtxns-simple-training", "drjit-triencode", "drjit-hashgrid", "tinn-frequency", "tcnn-hash",
-            "tcnn-oneblob", "drjit-permuto"} <= set(available_presets())
+            "tcnn-oneblob", "drjit-permuto", "drjit-muon"} <= set(available_presets())
 
 
 def test_sections_are_declared_once():
@@ -44,7 +44,7 @@ def test_sections_are_declared_once():
         keys = set(OptimizerConfig.from_config({"otype": otype}).settings()) - {"otype"}
         assert keys == {s.name for s in settings_of(OptimizerConfig, otype)}
     flags = {s.flag for _, s in train_options()}
-    assert flags == {"--batch", "--steps", "--seed", "--transform", "--lr"}
+    assert flags == {"--batch", "--steps", "--seed", "--transform", "--sampling", "--lr"}
     train = next(a for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
                  if a.option_strings == ["--transform"])
     assert list(train.choices) == ["none", "flip", "zoom"]
@@ -68,3 +68,20 @@ def test_every_setting_and_otype_is_documented():
             assert registry.doc(name), (registry.family, name)
     for name in ENCODINGS.names_in_order():
         assert all(s.doc for s in settings_of(ENCODINGS.lookup(name)[1])), name
+
+
+def test_muon_preset_round_trips_with_its_adamw_section():
+    """Muon's nested adamw section is an optimizer section of its own: parsed, checked and written back."""
+    import json
+    from app.errors import StudioError
+    from app.preset import Preset
+    preset = load_preset("drjit-muon")
+    assert preset.optimizer.otype == "muon" and preset.optimizer.elementwise.otype == "adamw"
+    assert preset.training.sampling == "stratified"
+    assert Preset.from_dict(json.loads(json.dumps(preset.to_dict())), preset.name) == preset
+    data = preset.to_dict()
+    for bad, message in [({"otype": "sgd"}, "must be adamw"), ({"learning_rate": -1}, r"optimizer\.adamw\.learning_rate"),
+                         ({"momentum": 0.9}, "unknown key"), (3, "must be a JSON object")]:
+        data["optimizer"]["adamw"] = bad
+        with pytest.raises(StudioError, match=message):
+            Preset.from_dict(data)

@@ -7,6 +7,7 @@ import reference as ref
 from app.encodings import HashGridEncoding, PermutoEncoding
 from app.losses import LossConfig
 from app.network import NetworkConfig
+from app.optimizers import OptimizerConfig
 from app.preset import Preset, TrainingConfig
 from app.trainer import Trainer
 
@@ -95,6 +96,30 @@ def test_table_gradient_equals_finite_differences(trainer, small_image):
         fd = (numpy_loss_and_inputs(trainer, plus, uv, small_image)[0]
               - numpy_loss_and_inputs(trainer, minus, uv, small_image)[0]) / (2 * eps)
         assert abs(g_gpu[i] - fd) <= 1e-3 * abs(fd) + 1e-7, (i, g_gpu[i], fd)
+
+
+@pytest.mark.parametrize("opt", [OptimizerConfig("rmsprop", 1e-2, alpha=0.9, momentum=0.5),
+                                 OptimizerConfig("muon", 0.02, momentum=0.95,
+                                                 adamw=OptimizerConfig("adamw", 1e-2, weight_decay=0.1))])
+def test_optimizers_step_the_table_like_numpy(trainer, opt):
+    """optimizer_encoding runs the shared update rule: RMSProp, and Muon's AdamW (Muon itself steps only
+    the MLP's weight matrices)."""
+    saved = trainer.parameters()
+    trainer.optimizer = opt
+    trainer.set_parameters(saved)
+    w = saved.astype(np.float64)
+    state = (np.zeros_like(w), np.zeros_like(w))
+    for step in range(1, 4):
+        g = trainer.gradients()
+        trainer.train(1)
+        if opt.otype == "muon":
+            w, state = ref.muon_step(opt, trainer.layout, w, g, state, step)
+        else:
+            w, state = ref.optimizer_step(opt, w, g, state, step)
+        # the table's gradient sums with float atomics: the two passes may round differently
+        np.testing.assert_allclose(trainer.parameters(), w, rtol=1e-4, atol=2e-5, err_msg=f"step {step}")
+    trainer.optimizer = OptimizerConfig()
+    trainer.set_parameters(saved)
 
 
 @pytest.mark.parametrize("otype", list(TABLES))

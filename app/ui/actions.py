@@ -77,19 +77,22 @@ def optimizer_keys(otype: str) -> tuple[str, ...]:
 
 
 def set_live(state: AppState, *, loss: str | None = None, optimizer: str | None = None,
-             optimizer_params: dict | None = None, batch_size: int | None = None) -> None:
-    """Loss, optimizer and its hyperparameters, batch size: validated by the core's parsers, applied live."""
+             optimizer_params: dict | None = None, batch_size: int | None = None,
+             sampling: str | None = None) -> None:
+    """Loss, optimizer and its hyperparameters, batch size, sampling: validated by the core's parsers, applied
+    live."""
     p = state.preset
     try:
         if loss is not None:
             p = replace(p, loss=LossConfig.from_config({"otype": loss}))
         if optimizer is not None or optimizer_params:
             otype = optimizer or p.optimizer.otype
-            cfg = {key: getattr(p.optimizer, key) for key in optimizer_keys(p.optimizer.otype)
-                   if key in optimizer_keys(otype)}
+            cfg = {key: value for key, value in p.optimizer.settings().items() if key in optimizer_keys(otype)}
             p = replace(p, optimizer=OptimizerConfig.from_config({**cfg, **(optimizer_params or {}), "otype": otype}))
         if batch_size is not None:
             p = p.with_training(batch_size=int(batch_size))
+        if sampling is not None:
+            p = p.with_training(sampling=sampling)
     except StudioError as err:
         state.report(str(err), error=True)
         return

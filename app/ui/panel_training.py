@@ -1,10 +1,11 @@
-"""Training control and the settings that apply live: learning rate, loss, optimizer, batch size."""
+"""Training control and the settings that apply live: learning rate, loss, optimizer, batch size, sampling."""
 from __future__ import annotations
 
 from imgui_bundle import imgui
 
 from ..losses import LOSSES
 from ..optimizers import OPTIMIZERS
+from ..sampling import SAMPLINGS
 from . import actions
 from .state import AppState
 from .widgets import DIM_COLOR, combo, committed_float, committed_int, tooltip
@@ -43,16 +44,20 @@ def gui_training(state: AppState) -> None:
         actions.set_live(state, optimizer=chosen)
     if imgui.tree_node("optimizer settings"):
         # Every hyperparameter the core accepts for this optimizer, e.g. betas, weight decay, lr decay.
+        settings = opt.settings()
         for key in actions.optimizer_keys(opt.otype):
             if key == "learning_rate":
                 continue
-            value = getattr(opt, key)
             commit = (lambda k: lambda v: actions.set_live(state, optimizer_params={k: v}))(key)
-            label = key.replace("_", " ")
-            if isinstance(value, int):
-                committed_int(state, label, value, 0, 0, commit, slider=False)
-            else:
-                committed_float(state, label, value, commit, fmt="%g")
+            if key == "adamw":  # Muon's nested section: the same widgets, committed as that section
+                if imgui.tree_node("adamw (biases, encoding)"):
+                    nested = opt.elementwise.settings()
+                    for inner in actions.optimizer_keys("adamw"):
+                        _setting_widget(state, f"adamw {inner.replace('_', ' ')}", nested[inner],
+                                        (lambda k: lambda v: commit({**nested, k: v}))(inner))
+                    imgui.tree_pop()
+                continue
+            _setting_widget(state, key.replace("_", " "), settings[key], commit)
         imgui.tree_pop()
     chosen = combo("loss", state.preset.loss.otype, LOSSES.names())
     if chosen:
@@ -63,5 +68,20 @@ def gui_training(state: AppState) -> None:
     if chosen:
         actions.set_live(state, batch_size=int(chosen))
     tooltip("samples per training step")
+    chosen = combo("sampling", state.preset.training.sampling, list(SAMPLINGS))
+    if chosen:
+        actions.set_live(state, sampling=chosen)
+    tooltip("uniform: random uvs; stratified: one jittered sample per grid cell, every cell once per epoch")
     steps = int(state.pacing.steps) if state.training else 0
     imgui.text_colored(DIM_COLOR, f"{steps} steps/frame (adapts to keep the window smooth)")
+
+
+def _setting_widget(state: AppState, label: str, value, commit) -> None:
+    if isinstance(value, bool):
+        changed, checked = imgui.checkbox(label, value)
+        if changed:
+            commit(checked)
+    elif isinstance(value, int):
+        committed_int(state, label, value, 0, 0, commit, slider=False)
+    else:
+        committed_float(state, label, value, commit, fmt="%g")

@@ -183,3 +183,23 @@ def test_readme_describes_every_key_of_the_table_exports():
         keys += list(encoding_from_config({"otype": otype}).level_fields)
     missing = [key for key in keys if f"`{key}`" not in section]
     assert not missing, missing
+    from app.export.shader_source import CONSTANT_TABLE_LIMIT
+    assert f"Constants mode holds at most {CONSTANT_TABLE_LIMIT:,} table values" in readme
+
+
+def test_window_exports_large_tables_in_buffer_mode(tmp_path, monkeypatch):
+    """The window has no weight-mode choice: a table too large for constants goes to the buffer file."""
+    from app.network_file import parameter_count
+    from app.ui import actions
+    preset = load_preset("drjit-permuto")
+    weights = WeightsFile(preset, np.zeros(parameter_count(preset), np.float32), (64, 64))
+    monkeypatch.setattr(actions, "_weights_file", lambda state: weights)
+    messages = []
+    state = SimpleNamespace(device_tasks=[], report=lambda text, error=False: messages.append(text))
+    actions.export_weights_as(state, "hlsl", tmp_path / "p.hlsl")
+    [(_, task)] = state.device_tasks
+    task()
+    assert (tmp_path / "p.hlsl.weights.bin").stat().st_size == 4 * parameter_count(preset)
+    assert "static const uint NTS_T = " in (tmp_path / "p.hlsl").read_text()
+    assert messages == ["exported hlsl: p.hlsl, p.hlsl.weights.bin (the encoding's table is too large for "
+                        "constants: weights in the .weights.bin buffer)"]

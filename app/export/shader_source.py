@@ -17,15 +17,14 @@ and, with ``NTS_EXAMPLE_ENTRY`` defined, adds a compute entry point ``nts_render
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 
+from ..device import SHADER_DIR
 from ..errors import StudioError
 from .common import UV_CONVENTION, dense_layers, encoding_table, float_literal
 
 PI = "3.14159265358979"
-SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
 
 # float -> nearest float16 value (ties to even) -> float, with integer operations only; identical in
 # Slang and HLSL: the project's own (shaders/half_rounding.slang), pasted so the export includes nothing.
@@ -246,7 +245,7 @@ def _table_literals(table: np.ndarray) -> str:
                  f"{indent}{{"] + node(mid, hi, inner) + [f"{indent}}}"])
 
     return ("// Table values 4q .. 4q+3.\nfloat4 nts_table4(uint q)\n{\n" + "\n".join(node(0, len(values) // 4, "    "))
-            + "\n}\n\nfloat table_value(uint i)\n{\n    return nts_table4(i >> 2u)[i & 3u];\n}\n")
+            + "\n}\n\nfloat table_value(uint i)\n{\n    float4 v = nts_table4(i >> 2u);\n    return v[i & 3u];\n}\n")
 
 
 def generate(weights, language: str, weights_in: str = "constants") -> str:

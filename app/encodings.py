@@ -217,7 +217,8 @@ class HashGridEncoding(TableEncoding):
     def defines(self) -> dict[str, str]:
         levels = self.levels()
         join = lambda key: ", ".join(repr(v[key]) for v in levels)
-        return {**self.table_defines(), "NTS_HG_LEVELS": str(self.n_levels), "NTS_HG_FEATURES": str(self.n_features_per_level),
+        return {**self.table_defines(),
+                "NTS_HG_LEVELS": str(self.n_levels), "NTS_HG_FEATURES": str(self.n_features_per_level),
                 "NTS_HG_SCALE": join("scale"), "NTS_HG_RES": join("resolution"), "NTS_HG_SIZE": join("size"),
                 "NTS_HG_OFFSET": join("offset")}
 
@@ -245,7 +246,8 @@ class PermutoEncoding(TableEncoding):
 
     def defines(self) -> dict[str, str]:
         levels = self.levels()
-        return {**self.table_defines(), "NTS_PL_LEVELS": str(self.n_levels), "NTS_PL_FEATURES": str(self.n_features_per_level),
+        return {**self.table_defines(),
+                "NTS_PL_LEVELS": str(self.n_levels), "NTS_PL_FEATURES": str(self.n_features_per_level),
                 "NTS_PL_SCALE": ", ".join(repr(v["scale"]) for v in levels),
                 "NTS_PL_SHIFT_X": ", ".join(repr(v["shift"][0]) for v in levels),
                 "NTS_PL_SHIFT_Y": ", ".join(repr(v["shift"][1]) for v in levels),

@@ -27,6 +27,7 @@ import numpy as np
 from pathlib import Path
 
 from .device import create_device
+from .encodings import HASH_PRIMES
 from .errors import StudioError
 from .preset import load_preset
 from .texture import load_image
@@ -130,7 +131,7 @@ def _torch_encoder(torch, enc):
                     if lv["dense"]:
                         idx = x + y * lv["resolution"]
                     else:
-                        idx = (x ^ ((y * 2654435761) & 0xFFFFFFFF)) & 0xFFFFFFFF
+                        idx = (x * HASH_PRIMES[0] ^ ((y * HASH_PRIMES[1]) & 0xFFFFFFFF)) & 0xFFFFFFFF
                     idx = lv["offset"] + idx % lv["size"]
                     wx = w[:, 0] if dx else 1 - w[:, 0]
                     wy = w[:, 1] if dy else 1 - w[:, 1]

@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--shader-weights", choices=["constants", "buffer"],
                    help="slang, hlsl: weights as literals in the code (default; runs ~10x faster on lavapipe, "
                         "compiles in ~26 s of CPU there for the 13.5k-weight rtxns network against ~17 s) or read "
-                        "from a buffer nts_weights, written to OUT.weights.bin (little-endian float32)")
+                        "from a buffer nts_weights, written to OUT.weights.bin (little-endian float32; a trainable "
+                        "encoding's table follows the MLP there; constants mode refuses large tables)")
     _add_import_options(e)
     c = sub.add_parser("compare", help="networks against JPEG, WebP, BC1, BC7 and ASTC on one texture: "
                        "rate-distortion figure and CSV table")

@@ -130,6 +130,11 @@ class OneBlobEncoding(Encoding):
         return 2 * self.n_bins
 
 
+# Primes of the XOR hash both table encodings index with ((x * p0) ^ (y * p1) in uint32), emitted as
+# NTS_HASH_PRIME for the Slang (p0 = 1 is implicit there) and written into exported descriptions.
+HASH_PRIMES = (1, 2654435761)
+
+
 @dataclass(frozen=True)
 class TableEncoding(Encoding):
     """Levels of trainable feature tables, interpolated (shaders/encodings/table_lookup.slang); tiny-cuda-nn's
@@ -163,6 +168,12 @@ class TableEncoding(Encoding):
     def levels(self) -> list[dict]:
         raise NotImplementedError
 
+    # key of each levels() entry -> what it means (exports write these beside the levels)
+    level_fields = {}
+
+    def table_defines(self) -> dict[str, str]:
+        return {"NTS_HASH_PRIME": f"{HASH_PRIMES[1]}u"}
+
 
 @ENCODINGS.register("hash_grid", "HashGrid", "Grid")
 @dataclass(frozen=True)
@@ -172,6 +183,14 @@ class HashGridEncoding(TableEncoding):
     dense indexing where the level fits its 2^log2 table, else the hash x ⊕ y·2654435761."""
     otype = "hash_grid"
     slang_file = "encodings/hash_grid.slang"
+    level_fields = {
+        "scale": "s_l = base_resolution * per_level_scale^l - 1; the grid position of uv is uv * s_l + 0.5",
+        "resolution": "r_l = ceil(s_l) + 1 vertices per side",
+        "size": "table entries of the level",
+        "offset": "the level's first entry in the table",
+        "dense": "r_l^2 <= size: vertex (x, y) is entry x + y * r_l, else the hash (x * p0) ^ (y * p1) in uint32 "
+                 "(p = hash_primes); either modulo size, plus offset",
+    }
 
     def levels(self) -> list[dict]:
         """Per level: grid scale, resolution (vertices per side), table entries, first entry."""
@@ -188,7 +207,8 @@ class HashGridEncoding(TableEncoding):
     def defines(self) -> dict[str, str]:
         levels = self.levels()
         join = lambda key: ", ".join(repr(v[key]) for v in levels)
-        return {"NTS_HG_LEVELS": str(self.n_levels), "NTS_HG_FEATURES": str(self.n_features_per_level),
+        return {**self.table_defines(),
+                "NTS_HG_LEVELS": str(self.n_levels), "NTS_HG_FEATURES": str(self.n_features_per_level),
                 "NTS_HG_SCALE": join("scale"), "NTS_HG_RES": join("resolution"), "NTS_HG_SIZE": join("size"),
                 "NTS_HG_OFFSET": join("offset")}
 
@@ -200,6 +220,12 @@ class PermutoEncoding(TableEncoding):
     lattice; 3 hashed vertices per level with barycentric weights, instead of a grid's 4."""
     otype = "permuto"
     slang_file = "encodings/permuto.slang"
+    level_fields = {
+        "scale": "s_l = base_resolution * per_level_scale^l; the lattice position of uv is uv * s_l + shift",
+        "shift": "the level's fixed offset (3 frac(l * 0.618...), 3 frac(l * 0.754...)), keeping levels apart",
+        "size": "table entries of the level (2^log2_hashmap_size)",
+        "offset": "the level's first entry in the table (l * size)",
+    }
 
     def levels(self) -> list[dict]:
         """Per level: lattice scale, the fixed shift that keeps levels' lattices apart, table entries, first entry."""
@@ -211,7 +237,8 @@ class PermutoEncoding(TableEncoding):
 
     def defines(self) -> dict[str, str]:
         levels = self.levels()
-        return {"NTS_PL_LEVELS": str(self.n_levels), "NTS_PL_FEATURES": str(self.n_features_per_level),
+        return {**self.table_defines(),
+                "NTS_PL_LEVELS": str(self.n_levels), "NTS_PL_FEATURES": str(self.n_features_per_level),
                 "NTS_PL_SCALE": ", ".join(repr(v["scale"]) for v in levels),
                 "NTS_PL_SHIFT_X": ", ".join(repr(v["shift"][0]) for v in levels),
                 "NTS_PL_SHIFT_Y": ", ".join(repr(v["shift"][1]) for v in levels),

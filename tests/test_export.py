@@ -375,17 +375,6 @@ def test_export_refusals_say_why(device, rtxns_trained, tmp_path):
     assert not list(tmp_path.glob("*.out")) and not (tmp_path / "deep.bin").exists()
 
 
-def test_trainable_encodings_are_refused(device, tmp_path):
-    from app.encodings import ENCODINGS
-    preset = replace(with_network(load_preset("rtxns-simple-training"), n_neurons=16, n_hidden_layers=1),
-                     encoding=ENCODINGS.lookup("hash_grid")[1].from_config({}, "encoding"))
-    weights = WeightsFile(preset, np.zeros(1, np.float32))
-    with pytest.raises(StudioError, match="trainable parameters"):
-        export_weights(weights, "rtxns", tmp_path / "h.bin")
-    with pytest.raises(StudioError, match="trainable parameters"):
-        export_weights(weights, "slang", tmp_path / "h.slang")
-
-
 # ---------- RTXNS JSON ----------
 
 def test_rtxns_json_is_the_samples_schema_and_round_trips(device, rtxns_exact, tmp_path):

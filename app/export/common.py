@@ -36,6 +36,16 @@ ENCODING_FORMULAS = {
                       "(channel-major, tiny-cuda-nn TriangleWave)"),
     "one_blob": ("for c in (u, v), for k < n_bins: the mass in [k/n_bins, (k+1)/n_bins] of a quartic kernel of "
                  "radius 1/n_bins centred at x_c, wrapping around [0, 1) (channel-major, tiny-cuda-nn OneBlob)"),
+    "hash_grid": ("level-major, then feature: for level l, p = uv * scale_l + 0.5, cell = floor(p), w = p - cell; "
+                  "feature j = sum over the corners (0,0), (1,0), (0,1), (1,1) in that order of the bilinear weight "
+                  "((1-w.x)(1-w.y), w.x(1-w.y), (1-w.x)w.y, w.x w.y) times table[index_l(cell + corner)][j], "
+                  "summed in float32 (Instant NGP / tiny-cuda-nn HashGrid; index_l: see level_fields.dense)"),
+    "permuto": ("level-major, then feature: for level l, p = uv * scale_l + shift_l is lifted onto the plane "
+                "x0 + x1 + x2 = 0 of the A2* lattice (e = (p.y/sqrt(6) + p.x/sqrt(2), p.y/sqrt(6) - p.x/sqrt(2), "
+                "-2 p.y/sqrt(6))); the 3 vertices of its enclosing simplex get barycentric weights and are hashed "
+                "from their first two lattice coordinates; feature j = sum over the vertices of weight times "
+                "table[offset_l + hash % size_l][j] (PermutoSDF, tiny-cuda-nn Permuto; the exact steps are "
+                "level_corners in the Slang/HLSL export and shaders/encodings/permuto.slang)"),
 }
 
 ACTIVATION_FORMULAS = {
@@ -60,20 +70,36 @@ class DenseLayer:
         return self.weights.shape[0]
 
 
-def dense_layers(weights) -> list[DenseLayer]:
-    """The network of a WeightsFile as dense layers, with the values ``infer`` computes with (float16
-    networks: float16-rounded)."""
-    net = weights.preset.network
+def inference_parameters(weights) -> np.ndarray:
+    """All parameters of a WeightsFile (the MLP's, then a trainable encoding's table) with the values
+    ``infer`` computes with: float16 networks read float16-rounded weights and a float16 table."""
     params = np.asarray(weights.parameters, np.float32)
     if not np.all(np.isfinite(params)):
         raise StudioError("the network has NaN or infinite parameters; nothing to export")
-    if net.half:
+    if weights.preset.network.half:
         check_float16_range(params, "the network")
         params = params.astype(np.float16).astype(np.float32)
-    pairs = weights.layout.layers_of(params)
+    return params
+
+
+def dense_layers(weights) -> list[DenseLayer]:
+    """The network of a WeightsFile as dense layers, with the values ``infer`` computes with."""
+    net = weights.preset.network
+    pairs = weights.layout.layers_of(inference_parameters(weights))
     last = len(pairs) - 1
     return [DenseLayer(np.array(w, np.float32), None if b is None else np.array(b, np.float32),
                        net.output_activation if l == last else net.activation) for l, (w, b) in enumerate(pairs)]
+
+
+def encoding_table(weights) -> np.ndarray | None:
+    """A trainable encoding's table as ``infer`` reads it, float32 (entries, features per entry): entry e,
+    feature j is parameter e * features + j after the MLP's (float16 networks: float16 values). None for
+    encodings without parameters."""
+    encoding = weights.preset.encoding
+    if not encoding.parameter_count:
+        return None
+    table = inference_parameters(weights)[weights.layout.parameter_count:]
+    return table.reshape(-1, encoding.n_features_per_level).copy()
 
 
 def check_float16_range(values: np.ndarray, what: str) -> None:
@@ -83,12 +109,39 @@ def check_float16_range(values: np.ndarray, what: str) -> None:
                           f"(±{FLOAT16_MAX:g}); it cannot be stored as float16")
 
 
-def encoding_description(encoding) -> dict:
-    """The documented, self-describing form of an encoding: its config plus its sizes and formula."""
+# Keys an encoding's description holds beside its config -> what they say. Writers (sidecars, npz, json)
+# fill them, readers drop them before parsing the config, the README's format description names them.
+DESCRIBED_KEYS = {
+    "inputs": "2: (u, v)",
+    "outputs": "features the network sees, x0",
+    "formula": "how the features are computed from uv (and the table)",
+    "table": "trainable encodings: the table's entries, features per entry, arrangement and the array holding it",
+    "hash_primes": "trainable encodings: primes (p0, p1) of the XOR hash (x * p0) ^ (y * p1), uint32 arithmetic",
+    "levels": "trainable encodings: one object per level, its keys explained in level_fields",
+    "level_fields": "trainable encodings: what each key of a level means",
+}
+TABLE_ARRAY = "encoding_table"  # the npz array and json key that hold a trainable encoding's table
+
+
+def encoding_description(encoding, half: bool = False) -> dict:
+    """The documented, self-describing form of an encoding: its config plus its sizes and formula, and for
+    trainable encodings everything needed to evaluate their table (``half``: the table holds float16 values)."""
+    out = {**encoding.to_config(), "inputs": 2, "outputs": encoding.output_dims,
+           "formula": ENCODING_FORMULAS.get(encoding.otype, f"Neural Texture Studio encoding {encoding.otype!r}")}
     if encoding.parameter_count:
-        raise StudioError(f"encoding {encoding.otype} has trainable parameters, which exports cannot describe yet")
-    return {**encoding.to_config(), "inputs": 2, "outputs": encoding.output_dims,
-            "formula": ENCODING_FORMULAS.get(encoding.otype, f"Neural Texture Studio encoding {encoding.otype!r}")}
+        from ..encodings import HASH_PRIMES
+        f = encoding.n_features_per_level
+        out.update({
+            "table": {"entries": encoding.parameter_count // f, "features": f, "array": TABLE_ARRAY,
+                      "layout": f"entry e, feature j at e * {f} + j (array shape entries x features); level l's "
+                                "entries are offset .. offset + size - 1 of its level",
+                      "values": "float32" + (" holding float16 values (a float16 network reads its table as "
+                                             "float16)" if half else "")},
+            "hash_primes": list(HASH_PRIMES),
+            "levels": [dict(level) for level in encoding.levels()],
+            "level_fields": dict(encoding.level_fields),
+        })
+    return out
 
 
 def network_description(weights) -> dict:

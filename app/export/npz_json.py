@@ -3,7 +3,9 @@
 ``npz`` (numpy.savez, no pickles: ``np.load(path)`` reads it with the default allow_pickle=False):
     layer_<l>_weights  float32 (outputs, inputs), row-major W_l
     layer_<l>_biases   float32 (outputs,)  (absent for networks without biases)
-    encoding           JSON text (0-d unicode array): the encoding's config, sizes and formula
+    encoding           JSON text (0-d unicode array): the encoding's config, sizes and formula; for a
+                       trainable encoding also its table's arrangement, hash primes and levels
+    encoding_table     float32 (entries, features per level): a trainable encoding's table (absent otherwise)
     network            JSON text: architecture, activations, precision, evaluation rule, uv convention
     preset             JSON text: the full preset the network was trained with
 
@@ -11,11 +13,16 @@
     {"format": "neural-texture-studio-network", "version": 1,
      "encoding": {...}, "network": {...}, "preset": {...}, "texture_size": [W, H], "transform": "none",
      "arrays": "plain" | "base64",
+     "encoding_table": [...entries*features numbers...] | "<base64 of little-endian float32>",  (trainable
+                       encodings only; entry e, feature j at e * features + j, described in "encoding")
      "layers": [{"inputs": I, "outputs": O, "activation": "leaky_relu",
                  "weights": [...O*I numbers, row-major...] | "<base64 of O*I little-endian float32>",
                  "biases": [...O numbers...] | "<base64 of O little-endian float32>"}]}
     Biases are omitted for networks without them. Float16 networks store their float16 values
-    (exactly representable in float32 and in JSON decimals).
+    (exactly representable in float32 and in JSON decimals), their table too.
+
+The encoding's description (common.encoding_description, its keys declared in common.DESCRIBED_KEYS) is
+the same in both formats and in RTXNS sidecars; the table's array has one name (common.TABLE_ARRAY).
 """
 from __future__ import annotations
 
@@ -26,11 +33,15 @@ import json
 import numpy as np
 
 from ..errors import StudioError
-from .common import dense_layers, encoding_description, network_description
+from .common import TABLE_ARRAY, dense_layers, encoding_description, encoding_table, network_description
 
 JSON_FORMAT = "neural-texture-studio-network"
 JSON_VERSION = 1
 ARRAY_MODES = ("plain", "base64")
+
+
+def _encoding(weights) -> dict:
+    return encoding_description(weights.preset.encoding, weights.preset.network.half)
 
 
 def npz_bytes(weights) -> bytes:
@@ -39,7 +50,10 @@ def npz_bytes(weights) -> bytes:
         arrays[f"layer_{l}_weights"] = layer.weights
         if layer.biases is not None:
             arrays[f"layer_{l}_biases"] = layer.biases
-    arrays["encoding"] = np.array(json.dumps(encoding_description(weights.preset.encoding)))
+    table = encoding_table(weights)
+    if table is not None:
+        arrays[TABLE_ARRAY] = table
+    arrays["encoding"] = np.array(json.dumps(_encoding(weights)))
     arrays["network"] = np.array(json.dumps(network_description(weights)))
     arrays["preset"] = np.array(json.dumps({"name": weights.preset.name, **weights.preset.to_dict()}))
     buf = io.BytesIO()
@@ -66,7 +80,7 @@ def json_bytes(weights, arrays: str = "plain") -> bytes:
         layers.append(entry)
     doc = {
         "format": JSON_FORMAT, "version": JSON_VERSION,
-        "encoding": encoding_description(weights.preset.encoding),
+        "encoding": _encoding(weights),
         "network": network_description(weights),
         "preset": {"name": weights.preset.name, **weights.preset.to_dict()},
         "texture_size": list(weights.texture_size), "transform": weights.transform,
@@ -75,4 +89,7 @@ def json_bytes(weights, arrays: str = "plain") -> bytes:
                          + ("JSON numbers" if arrays == "plain" else "base64 of little-endian float32")),
         "layers": layers,
     }
+    table = encoding_table(weights)
+    if table is not None:
+        doc[TABLE_ARRAY] = _array(table, arrays)
     return (json.dumps(doc, indent=1) + "\n").encode()

@@ -8,18 +8,21 @@ inputs at a time (``dot`` of float4s, the missing tail padded with zeros), then 
 float16 networks round the encoded inputs and every layer's outputs to float16. That rounding is done
 with integer operations (round to nearest, ties to even, as numpy and RTXNS's host conversion do), because
 compilers may drop a float -> half -> float round trip and drivers round hardware conversions
-differently. The Slang module loads directly with slangpy
+differently. A trainable encoding (hash grid, permutohedral lattice) is the trainer's own Slang, pasted
+(``_table_encoding``), reading its table after the MLP's weights in the buffer or from literals. The Slang
+module loads directly with slangpy
 (``spy.Module.load_from_file(device, path).evaluate(uv)``); the HLSL file uses only HLSL 5 features
 and, with ``NTS_EXAMPLE_ENTRY`` defined, adds a compute entry point ``nts_render`` that fills a texture.
 """
 from __future__ import annotations
 
-from pathlib import Path
+import re
 
 import numpy as np
 
+from ..device import SHADER_DIR
 from ..errors import StudioError
-from .common import UV_CONVENTION, dense_layers, float_literal
+from .common import UV_CONVENTION, dense_layers, encoding_table, float_literal
 
 PI = "3.14159265358979"
 
@@ -27,7 +30,7 @@ PI = "3.14159265358979"
 # Slang and HLSL: the project's own (shaders/half_rounding.slang), pasted so the export includes nothing.
 # ROUND_HALF: nts_round_half (scalar, branches; buffer mode); ROUND_HALF4: nts_round_half4_flat (four
 # values, no branches; constants mode inlines it once per four outputs).
-_ROUNDING = (Path(__file__).resolve().parents[2] / "shaders" / "half_rounding.slang").read_text().split(
+_ROUNDING = (SHADER_DIR / "half_rounding.slang").read_text().split(
     "#pragma once", 1)[1]
 ROUND_HALF = _ROUNDING.split("float4 nts_round_half4(float4 v)", 1)[0].strip() + "\n"
 ROUND_HALF4 = _ROUNDING.split("// ---- branch-free ----", 1)[1].strip() + "\n"
@@ -56,8 +59,6 @@ def _activation(name: str, alpha: float) -> str:
 def _encoding(encoding) -> tuple[str, str]:
     """(helper functions, body of ``float nts_feature(float2 uv, uint f)``) for the network's encoding."""
     otype = encoding.otype
-    if encoding.parameter_count:
-        raise StudioError(f"encoding {otype} has trainable parameters; the shader export cannot hold them yet")
     if otype == "identity":
         return "", "    return f == 0u ? uv.x : uv.y;"
     if otype == "frequency":
@@ -100,6 +101,26 @@ def _encoding(encoding) -> tuple[str, str]:
                         "    return nts_wrapped_cdf(right, x) - nts_wrapped_cdf(left, x);")
     raise StudioError(f"the shader export has no code for encoding {otype!r}; it knows identity, frequency, sin, "
                       "tri, triangle_wave and one_blob")
+
+
+# The forward pass of the table encodings, shared with training (see _table_encoding).
+TABLE_FEATURES_FILE = "encodings/table_features.slang"
+
+
+def _table_encoding(encoding, language: str, table_access: str) -> str:
+    """A trainable table encoding's code: the trainer's own Slang (the encoding's level file, which finds a
+    level's corners, and table_features.slang, whose encode_chunk interpolates them), preceded by the
+    defines the trainer compiles it with and ``table_access`` (``float table_value(uint i)``). The files
+    are pasted rather than included so that the export stays one file; only their ``#pragma once`` and
+    ``#include`` lines are dropped. HLSL spells Slang's [ForceUnroll] as [unroll]."""
+    parts = ["// The encoding's parameters, as the trainer's shaders are compiled with them (app/encodings.py).",
+             *(f"#define {name} {value}" for name, value in encoding.defines().items()), "", table_access]
+    for name in (encoding.slang_file, TABLE_FEATURES_FILE):
+        lines = [ln for ln in (SHADER_DIR / name).read_text().splitlines()
+                 if not re.match(r"\s*#\s*(pragma\s+once|include)\b", ln)]
+        parts.append(f"// ---- the trainer's shaders/{name} ----\n" + "\n".join(lines).strip() + "\n")
+    code = "\n".join(parts)
+    return code.replace("[ForceUnroll]", "[unroll]") if language == "hlsl" else code
 
 
 def _float4(items) -> str:
@@ -173,16 +194,58 @@ def _layer_code(l: int, inputs: int, outputs: int, has_bias: bool, act_fn: str) 
 
 WEIGHT_MODES = ("constants", "buffer")
 
+# Constants mode holds a trainable encoding's table as literals (_table_literals); larger tables are refused
+# (buffer mode has no limit). lavapipe's compile time grows steeply with the table (cold cache, one thread,
+# CPU seconds: 128 values 4 s, 2,048 values 13 s, 4,096 values 72 s; README).
+CONSTANT_TABLE_LIMIT = 2048
+
+
+def constants_fit(weights) -> bool:
+    """Whether constants mode can hold the network (a trainable encoding's table within the limit)."""
+    return weights.preset.encoding.parameter_count <= CONSTANT_TABLE_LIMIT
+
+
+def buffer_blocks(weights) -> list[tuple[str, np.ndarray, str]]:
+    """What ``nts_weights`` holds, in order: (offset constant's name, float32 values, what they are). Per
+    layer the weights row-major (outputs x inputs), then the biases (the app's compact order), then a
+    trainable encoding's table (entry e, feature j at e * features + j); float16 networks: float16 values."""
+    blocks = []
+    for l, ly in enumerate(dense_layers(weights)):
+        blocks.append((f"NTS_W{l}", ly.weights.reshape(-1), f"layer {l}: {ly.inputs} inputs -> {ly.outputs} outputs, "
+                                                            f"{ly.activation}"))
+        if ly.biases is not None:
+            blocks.append((f"NTS_B{l}", ly.biases, f"layer {l}'s biases"))
+    table = encoding_table(weights)
+    if table is not None:
+        blocks.append(("NTS_T", table.reshape(-1), f"the {weights.preset.encoding.otype} table: {table.shape[0]} "
+                                                   f"entries x {table.shape[1]} features"))
+    return blocks
+
 
 def weights_buffer(weights) -> np.ndarray:
-    """The float32 contents of ``nts_weights`` for buffer-mode shaders: per layer the weights row-major
-    (outputs x inputs), then the biases (the app's compact order; float16 networks: float16 values)."""
-    parts = []
-    for layer in dense_layers(weights):
-        parts.append(layer.weights.reshape(-1))
-        if layer.biases is not None:
-            parts.append(layer.biases)
-    return np.concatenate(parts).astype("<f4")
+    """The float32 contents of ``nts_weights`` for buffer-mode shaders (``buffer_blocks`` one after the other)."""
+    return np.concatenate([values for _, values, _ in buffer_blocks(weights)]).astype("<f4")
+
+
+def _table_literals(table: np.ndarray) -> str:
+    """``table_value(i)`` over the table's values as literals: a binary tree of branches on i / 4 whose leaves
+    return four values as a float4 literal. Not a ``static const`` array: lavapipe copies a dynamically
+    indexed constant array into every invocation's private memory (2,048 values: 70 s of CPU to compile,
+    10x slower to run than the tree; a float4 array: 82 s; a switch over i compiles like the tree but runs
+    7x slower than it)."""
+    values = [float_literal(v) for v in table.reshape(-1)]
+    values += ["0.0"] * (-len(values) % 4)
+
+    def node(lo: int, hi: int, indent: str) -> list[str]:
+        if hi - lo == 1:
+            return [f"{indent}return float4({', '.join(values[4 * lo:4 * lo + 4])});"]
+        mid = (lo + hi) // 2
+        inner = indent + "    "
+        return ([f"{indent}if (q < {mid}u)", f"{indent}{{"] + node(lo, mid, inner) + [f"{indent}}}", f"{indent}else",
+                 f"{indent}{{"] + node(mid, hi, inner) + [f"{indent}}}"])
+
+    return ("// Table values 4q .. 4q+3.\nfloat4 nts_table4(uint q)\n{\n" + "\n".join(node(0, len(values) // 4, "    "))
+            + "\n}\n\nfloat table_value(uint i)\n{\n    float4 v = nts_table4(i >> 2u);\n    return v[i & 3u];\n}\n")
 
 
 def generate(weights, language: str, weights_in: str = "constants") -> str:
@@ -195,11 +258,21 @@ def generate(weights, language: str, weights_in: str = "constants") -> str:
     buffer = weights_in == "buffer"
     preset = weights.preset
     net, encoding = preset.network, preset.encoding
-    helper, feature = _encoding(encoding)
     layers = dense_layers(weights)
+    table = encoding_table(weights)
+    if not buffer and not constants_fit(weights):
+        raise StudioError(f"the {encoding.otype} table has {table.size:,} values, more than constants mode holds "
+                          f"({CONSTANT_TABLE_LIMIT:,}: larger tables compile too slowly); pass --shader-weights buffer")
+    if table is None:
+        helper, feature = _encoding(encoding)
+    else:
+        access = ("float table_value(uint i)\n{\n    return nts_weights[NTS_T + i];\n}\n" if buffer
+                  else _table_literals(table))
+        helper, feature = _table_encoding(encoding, language, access), None
     hidden_expr = _activation(net.activation, net.leaky_relu_alpha)
     output_expr = _activation(net.output_activation, net.leaky_relu_alpha)
     dims = encoding.output_dims
+    chunks = (dims + 3) // 4
     store4 = "    return nts_round_half4_flat(x);" if net.half else "    return x;"
     if net.half:
         store = "    return nts_round_half(x);"
@@ -209,6 +282,8 @@ def generate(weights, language: str, weights_in: str = "constants") -> str:
         store, store_doc = "    return x;", "float32 network: values between layers stay float32"
     shapes = " -> ".join([f"{dims} inputs"] + [f"{ly.outputs} {ly.activation}" for ly in layers])
     enc_cfg = ", ".join(f"{k} {v}" for k, v in encoding.to_config().items() if k != "otype")
+    computed_by = ("computed by nts_feature(uv, f)" if table is None else
+                   "four at a time by encode_chunk(uv, k), the trainer's own code")
     parts = [
         f"// Neural Texture Studio inference shader ({'Slang' if language == 'slang' else 'HLSL'}), generated from "
         f"preset {preset.name!r}.",
@@ -219,35 +294,41 @@ def generate(weights, language: str, weights_in: str = "constants") -> str:
         f"//   {UV_CONVENTION}.",
         "//",
         f"// Encoding: {encoding.otype}{f' ({enc_cfg})' if enc_cfg else ''}, {dims} features from (u, v), "
-        "computed by nts_feature(uv, f).",
+        f"{computed_by}.",
         f"// Network: {shapes} (dense layers, {'with' if net.bias else 'without'} biases).",
         f"// {store_doc}.",
     ]
+    if table is not None:
+        parts += [
+            f"// Table: {table.shape[0]} entries of {table.shape[1]} features (entry e, feature j at e * "
+            f"{table.shape[1]} + j), read by table_value(i);",
+            "// its levels, hashing and interpolation are the trainer's shaders, pasted below with their defines"
+            " (names without the nts_ prefix).",
+        ]
     if buffer:
+        blocks = buffer_blocks(weights)
         parts += [
             "// Weights: read from nts_weights, float32, one layer after the other: layer l's matrix row-major from",
             "// NTS_W<l> (element NTS_W<l> + o * inputs + i multiplies input i for output o), then its biases from",
-            "// NTS_B<l>. Layer l computes x<l+1>[o] = act(b[o] + sum_i W[o * inputs + i] * x<l>[i]). Bind the",
-            f"// {sum(ly.weights.size + (0 if ly.biases is None else ly.biases.size) for ly in layers)} floats "
+            "// NTS_B<l>" + ("; after the layers the encoding's table from NTS_T" if table is not None else "")
+            + ". Layer l computes x<l+1>[o] = act(b[o] + sum_i W[o * inputs + i] * x<l>[i]). Bind the",
+            f"// {sum(values.size for _, values, _ in blocks)} floats "
             "written beside this file (.weights.bin, little-endian float32) to nts_weights.",
             "",
             "StructuredBuffer<float> nts_weights;  // no register given: add one that fits your root signature",
         ]
         at = 0
-        for l, ly in enumerate(layers):
-            parts.append(f"static const uint NTS_W{l} = {at}u;  // layer {l}: {ly.inputs} inputs -> {ly.outputs} "
-                         f"outputs, {ly.activation}")
-            at += ly.weights.size
-            if ly.biases is not None:
-                parts.append(f"static const uint NTS_B{l} = {at}u;")
-                at += ly.biases.size
+        for name, values, what in blocks:
+            parts.append(f"static const uint {name} = {at}u;  // {what}")
+            at += values.size
         parts.append("")
     else:
         parts += [
             "// Weights: literals in nts_layer<l>_<j>(x<l>_0, ...), which returns outputs 4j..4j+3 of layer l before",
             "// its activation: bias + dot(weights of inputs 0..3, x<l>_0) + dot(weights of inputs 4..7, x<l>_1) + ...",
             "// (inputs and outputs in float4s, the last one padded with zeros). Layer l computes",
-            "// x<l+1>[o] = act(b[o] + sum_i W[o][i] * x<l>[i]).",
+            "// x<l+1>[o] = act(b[o] + sum_i W[o][i] * x<l>[i])."
+            + (" The table's values are literals in nts_table4(q)." if table is not None else ""),
             "",
         ]
     if net.half:
@@ -263,21 +344,37 @@ def generate(weights, language: str, weights_in: str = "constants") -> str:
                          f"nts_{role}_activation(v.y), nts_{role}_activation(v.z), nts_{role}_activation(v.w));\n}}\n")
     if helper:
         parts.append(helper)
-    parts.append(f"// Feature f < {dims} of the {encoding.otype} encoding of uv.\n"
-                 f"float nts_feature(float2 uv, uint f)\n{{\n{feature}\n}}\n")
+    if feature is not None:
+        parts.append(f"// Feature f < {dims} of the {encoding.otype} encoding of uv.\n"
+                     f"float nts_feature(float2 uv, uint f)\n{{\n{feature}\n}}\n")
     last = len(layers) - 1
     if buffer:
-        body = [f"    float x0[{dims}];",
-                f"    for (uint f = 0u; f < {dims}u; f++)",
-                "        x0[f] = nts_store(nts_feature(uv, f));"]
+        if feature is not None:
+            body = [f"    float x0[{dims}];",
+                    f"    for (uint f = 0u; f < {dims}u; f++)",
+                    "        x0[f] = nts_store(nts_feature(uv, f));"]
+        else:  # as the trainer's write_encoding: chunks of four features, then storage rounding
+            body = [f"    float x0[{4 * chunks}];",
+                    f"    for (uint k = 0u; k < {chunks}u; k++)",
+                    "    {",
+                    "        float4 c = encode_chunk(uv, k);",
+                    "        x0[4u * k] = nts_store(c.x);",
+                    "        x0[4u * k + 1u] = nts_store(c.y);",
+                    "        x0[4u * k + 2u] = nts_store(c.z);",
+                    "        x0[4u * k + 3u] = nts_store(c.w);",
+                    "    }"]
         for l, ly in enumerate(layers):
             act_fn = "nts_output_activation" if l == last else "nts_hidden_activation"
             body.append(_layer_code(l, ly.inputs, ly.outputs, ly.biases is not None, act_fn))
         body.append(f"    return float3(x{last + 1}[0], x{last + 1}[1], x{last + 1}[2]);")
     else:
-        features = [f"nts_feature(uv, {f}u)" for f in range(dims)]
-        body = [f"    float4 x0[{(dims + 3) // 4}];"]
-        body += [f"    x0[{j}] = nts_store4({_float4(features[4 * j:4 * j + 4])});" for j in range((dims + 3) // 4)]
+        body = [f"    float4 x0[{chunks}];"]
+        if feature is not None:
+            features = [f"nts_feature(uv, {f}u)" for f in range(dims)]
+            body += [f"    x0[{j}] = nts_store4({_float4(features[4 * j:4 * j + 4])});" for j in range(chunks)]
+        else:
+            body += [f"    [loop] for (uint k = 0u; k < {chunks}u; k++)",
+                     "        x0[k] = nts_store4(encode_chunk(uv, k));"]
         for l, ly in enumerate(layers):
             act_fn = "nts_output_activation" if l == last else "nts_hidden_activation"
             functions, lines = _constant_layer(l, ly, act_fn, pad_outputs=l < last)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import StudioError
 from ..jsonfile import parse_json
-from .common import encoding_description, network_description
+from .common import DESCRIBED_KEYS, encoding_description, network_description
 
 FORMAT = "neural-texture-studio-rtxns-sidecar"
 VERSION = 1
@@ -92,8 +92,7 @@ def read_sidecar(path: Path, network_bytes: bytes, network_name: str) -> Sidecar
         enc_doc = doc.get("encoding")
         if not isinstance(enc_doc, dict):
             raise StudioError(f"{where} has no \"encoding\" object")
-        described = ("inputs", "outputs", "formula")  # descriptive keys beside the encoding's config
-        encoding = encoding_from_config({k: v for k, v in enc_doc.items() if k not in described},
+        encoding = encoding_from_config({k: v for k, v in enc_doc.items() if k not in DESCRIBED_KEYS},
                                         f"{where}: encoding")
         net = doc.get("network")
         if not isinstance(net, dict):

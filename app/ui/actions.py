@@ -208,8 +208,15 @@ def export_weights_as(state: AppState, fmt: str, path: str | Path) -> None:
     path = Path(path).expanduser()
 
     def task():
-        written = export_weights(_weights_file(state), fmt, path)
-        state.report(f"exported {fmt}: {', '.join(p.name for p in written)}")
+        from ..export.shader_source import constants_fit
+        weights = _weights_file(state)
+        # the window has no weight-mode choice: shaders hold their weights as constants unless a trainable
+        # encoding's table is too large for that (the CLI refuses it and names --shader-weights buffer)
+        large = fmt in ("slang", "hlsl") and not constants_fit(weights)
+        written = export_weights(weights, fmt, path, **({"shader_weights": "buffer"} if large else {}))
+        state.report(f"exported {fmt}: {', '.join(p.name for p in written)}"
+                     + (" (the encoding's table is too large for constants: weights in the .weights.bin buffer)"
+                        if large else ""))
     defer(state, "export weights", task)
 
 

@@ -61,6 +61,12 @@ class Preset:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     encoding_optimizer: OptimizerConfig | None = None  # a trainable encoding's own; default: `optimizer`
 
+    def __post_init__(self):
+        if self.network.is_array and self.encoding.parameter_count:
+            raise StudioError(f"network arrays (otype array) need an encoding without trainable parameters; "
+                              f"{self.encoding.otype} has {self.encoding.parameter_count:,}: use frequency, "
+                              "identity, sin, tri, triangle_wave or one_blob")
+
     @classmethod
     def from_dict(cls, data: object, name: str = "custom") -> "Preset":
         where = f"preset {name}"

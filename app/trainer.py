@@ -247,7 +247,7 @@ class Trainer:
         self.step_passes().record(enc, self.step + 1, 1, passes="gradient")
         self.device.submit_command_buffer(enc.finish())
         self.device.wait_for_idle()
-        grads = self.mlp.gradient_sum()
+        grads = self.mlp.gradient_sum(self.step + 1)
         if self.encoding_state:
             grads = np.concatenate([grads, self.encoding_state.gradients()])
         return grads / self.loss_scale_state()[0]

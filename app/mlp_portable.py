@@ -9,7 +9,7 @@ from .kernels import network_kernels
 from .network import Layout
 from .step_passes import PassSpec
 
-INFER_CHUNK = 1 << 16  # pixels per inference dispatch: bounds the record buffer at any resolution
+INFER_CHUNK = 1 << 16  # records per inference dispatch (pixels x corners): bounds the record buffer at any resolution
 
 
 class PortableMLP:
@@ -141,16 +141,17 @@ class PortableMLP:
         """The prediction of the (x, y, w, h) ``tile`` of a ``size`` image into ``output`` (w x h)."""
         import slangpy as spy
         if self._infer_records is None:
-            self._infer_records = self._typed(self.layout.record_slots * INFER_CHUNK * self.corners)
+            self._infer_records = self._typed(self.layout.record_slots * INFER_CHUNK)
         x0, y0, w, h = tile
         origin, span, blocks = tiles.render_regions(self.network, size, tile, self.group)
         groups = span[0] * span[1] * blocks
-        per_dispatch = INFER_CHUNK // self.group
+        stride = INFER_CHUNK // self.corners  # pixels per dispatch
+        per_dispatch = stride // self.group
         for first in range(0, groups, per_dispatch):
             count = min(per_dispatch, groups - first)
             self.kernels.infer.dispatch(
                 thread_count=[count * 64, 1, 1], command_encoder=encoder, vars=shader_vars,
-                wf=self.wf, records=self._infer_records, stride=INFER_CHUNK, first_group=first,
+                wf=self.wf, records=self._infer_records, stride=stride, first_group=first,
                 image_size=spy.uint2(*size), tile_origin=spy.uint2(x0, y0), tile_size=spy.uint2(w, h),
                 region_origin=spy.uint2(*origin), region_span=spy.uint2(*span), blocks=blocks,
                 alpha=alpha, output=output)

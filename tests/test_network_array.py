@@ -36,7 +36,8 @@ def reference_step(trainer, image):
                                  net.leaky_relu_alpha)
     t = ref.fetch(image, ref.transform_uv(uv, trainer.transform))
     _, dl = ref.loss_and_grad(trainer.loss.otype, y, t)
-    grads = ref.array_gradients(tile_layers, parts, dl / (trainer.batch * 3), net.activation,
+    # each network learns the mean loss over its own samples: the batch's mean times the tile count
+    grads = ref.array_gradients(tile_layers, parts, dl * lay.tiles / (trainer.batch * 3), net.activation,
                                 net.output_activation, net.leaky_relu_alpha)
     flat = np.concatenate([np.concatenate([dw.reshape(-1)] + ([] if db is None else [db])) for tile in grads
                            for dw, db in tile])

@@ -129,3 +129,122 @@ def test_config_and_layout():
             NetworkConfig.from_config(bad)
     with pytest.raises(StudioError, match="need an encoding without trainable parameters"):
         Preset.from_dict({"encoding": {"otype": "hash_grid"}, "network": {"otype": "array", "tiles": [2, 2]}})
+
+
+# ---------- files and exports ----------
+
+@pytest.fixture(scope="module")
+def trained(device, small_image):
+    """A few steps of both presets' networks, on 3 x 2 tiles (borders inside pixels of a 40 x 24 render)."""
+    from app.network_file import WeightsFile
+    out = {}
+    for kind in PRESETS:
+        trainer = make_trainer(device, small_image, kind, 2048, tiles=(3, 2))
+        trainer.train(5)
+        out[kind] = WeightsFile(trainer.preset, trainer.parameters(), (16, 16))
+    return out
+
+
+def infer(device, weights, size=(40, 24)):
+    trainer = Trainer(device, None, weights.preset)
+    trainer.set_parameters(weights.parameters)
+    return trainer.prediction(size).reshape(-1, 3)
+
+
+def grid_uv(w=40, h=24):
+    ys, xs = np.mgrid[0:h, 0:w]
+    return np.stack([(xs.ravel() + 0.5) / w, (ys.ravel() + 0.5) / h], 1)
+
+
+@pytest.mark.parametrize("kind", list(PRESETS))
+def test_save_load_round_trip(device, trained, tmp_path, kind):
+    from app.formats import export_weights, open_network
+    weights = trained[kind]
+    export_weights(weights, "ntsw", tmp_path / "a.ntsw")
+    loaded = open_network(tmp_path / "a.ntsw")
+    assert loaded.preset.network == weights.preset.network and loaded.preset.network.is_array
+    np.testing.assert_array_equal(loaded.parameters, weights.parameters)
+    np.testing.assert_array_equal(infer(device, loaded), infer(device, weights))
+
+
+@pytest.mark.parametrize("kind", list(PRESETS))
+def test_npz_and_json_reproduce_infer(device, trained, tmp_path, kind):
+    """One array per layer with a leading tile axis; evaluated with the documented tile rule."""
+    from app.formats import export_weights
+    weights = trained[kind]
+    export_weights(weights, "npz", tmp_path / "a.npz")
+    data = np.load(tmp_path / "a.npz")
+    network = json.loads(str(data["network"]))
+    assert network["tiles"] == [3, 2] and network["blend"] == (kind == "blend") and "tile_rule" in network
+    layers = [(data[f"layer_{l}_weights"].astype(np.float64), data[f"layer_{l}_biases"].astype(np.float64))
+              for l in range(3)]
+    assert layers[0][0].shape == (6, 8, 8) and layers[2][1].shape == (6, 3)
+    net = weights.preset.network
+    uv = grid_uv()
+    y, _ = ref.array_forward(layers, ref.array_corners(uv, net.tiles, net.blend, net.local_uv),
+                             lambda x: ref.encode_like(x, weights.preset.encoding), net.activation,
+                             net.output_activation, net.leaky_relu_alpha)
+    np.testing.assert_allclose(infer(device, weights), y, rtol=1e-4, atol=1e-5)
+    for arrays in ("plain", "base64"):
+        export_weights(weights, "json", tmp_path / "a.json", arrays=arrays)
+        doc = json.loads((tmp_path / "a.json").read_text())
+        first = doc["layers"][0]
+        assert first["tiles"] == 6
+        values = (np.array(first["weights"]) if arrays == "plain" else
+                  np.frombuffer(__import__("base64").b64decode(first["weights"]), "<f4"))
+        np.testing.assert_array_equal(values.reshape(6, 8, 8), layers[0][0])
+
+
+@pytest.mark.parametrize("kind", list(PRESETS))
+def test_slang_export_reproduces_infer(device, trained, tmp_path, kind):
+    """evaluate(uv) picks (and blends) tiles as training does; its weights come in a buffer."""
+    import slangpy as spy
+    from app.formats import export_weights
+    weights = trained[kind]
+    source, weights_bin = export_weights(weights, "slang", tmp_path / f"{kind}.slang")
+    values = np.frombuffer(weights_bin.read_bytes(), "<f4").copy()
+    np.testing.assert_array_equal(values, weights.parameters)
+    buf = device.create_buffer(element_count=values.size, struct_size=4, usage=spy.BufferUsage.shader_resource,
+                               data=values)
+    module = spy.Module.load_from_file(device, str(source))
+    got = module.evaluate.set(nts_weights=buf)(grid_uv().astype(np.float32), _result="numpy")
+    np.testing.assert_allclose(got, infer(device, weights), atol=1e-5, rtol=1e-4)
+
+
+def test_exports_that_hold_one_network_refuse_arrays(trained, tmp_path):
+    from app.formats import export_weights
+    for fmt in ("rtxns", "rtxns-json"):
+        with pytest.raises(StudioError, match=f"{fmt} holds one network and this is an array of 3x2 networks"):
+            export_weights(trained["plain"], fmt, tmp_path / "a.bin")
+    with pytest.raises(StudioError, match="exports with its weights in a buffer"):
+        export_weights(trained["plain"], "hlsl", tmp_path / "a.hlsl", shader_weights="constants")
+    assert not list(tmp_path.iterdir())
+
+
+def test_coopvec_refuses_arrays(trained):
+    from app.device import DeviceInfo, choose_mlp_path
+    from app.mlp_coopvec import coopvec_supports
+    reason = coopvec_supports(replace(trained["plain"].preset.network, precision="float16"))
+    assert reason == "the CoopVec path does not train network arrays (otype array) yet"
+    info = DeviceInfo(adapter="a GPU", software=False, cooperative_vector=True)
+    assert choose_mlp_path(info, None, reason) == "portable"
+    with pytest.raises(StudioError, match="does not train network arrays.*use --mlp portable"):
+        choose_mlp_path(info, "coopvec", reason)
+
+
+def test_cli_trains_infers_and_refuses_rtxns_export(tmp_path):
+    import subprocess
+    import sys
+    from conftest import ROOT, TEXTURES
+
+    def run(*args):
+        return subprocess.run([sys.executable, str(ROOT / "app.py"), *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=600)
+    r = run("train", "--texture", str(TEXTURES / "chelsea.png"), "--size", "32x32", "--preset", "tinn-array",
+            "--steps", "4", "--batch", "1024", "--out", "a.ntsw", "--no-record")
+    assert r.returncode == 0, r.stderr
+    r = run("infer", "--weights", "a.ntsw", "--out", "a.png", "--size", "20x12")
+    assert r.returncode == 0 and (tmp_path / "a.png").is_file(), r.stderr
+    r = run("export", "--weights", "a.ntsw", "--format", "rtxns", "--out", "a.bin")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "error: rtxns holds one network" in r.stderr, r.stderr
+    assert not (tmp_path / "a.bin").exists()

@@ -105,7 +105,11 @@ def set_architecture(state: AppState, *, encoding: dict | None = None, network: 
             cfg = encoding if "otype" in encoding else {**p.encoding.to_config(), **encoding}
             p = replace(p, encoding=encoding_from_config(cfg))
         if network is not None:
-            p = replace(p, network=NetworkConfig.from_config({**p.network.to_config(), **network}))
+            cfg = {**p.network.to_config(), **network}
+            if cfg["otype"] != p.network.otype:  # keep what the other network type also reads
+                kept = {s.name for s in settings_of(NetworkConfig, "array" if cfg["otype"] == "array" else "MLP")}
+                cfg = {k: v for k, v in cfg.items() if k in kept or k == "otype"}
+            p = replace(p, network=NetworkConfig.from_config(cfg))
     except StudioError as err:
         state.report(str(err), error=True)
         return

@@ -257,7 +257,11 @@ def describe_network(preset: Preset) -> str:
     enc, net = preset.encoding, preset.network
     params = ", ".join(f"{k} {v}" for k, v in enc.to_config().items() if k != "otype")
     encoding = f"{enc.otype} ({params})" if params else enc.otype
-    return (f"{encoding} -> {net.n_hidden_layers} x {net.n_neurons} {net.activation} -> "
+    tiles = ""
+    if net.is_array:
+        options = ", ".join(name for name, on in (("blended", net.blend), ("local uv", net.local_uv)) if on)
+        tiles = f"{net.tiles[0]} x {net.tiles[1]} tiles{f' ({options})' if options else ''} of "
+    return (f"{encoding} -> {tiles}{net.n_hidden_layers} x {net.n_neurons} {net.activation} -> "
             f"{net.output_activation}, {net.precision}{'' if net.bias else ', no bias'}")
 
 

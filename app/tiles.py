@@ -58,3 +58,20 @@ def render_regions(net, image_size: tuple[int, int], tile: tuple[int, int, int, 
 
     pixels = widest(0, rx, x0, w) * widest(1, ry, y0, h)
     return lo, (hi[0] - lo[0] + 1, hi[1] - lo[1] + 1), max(1, (pixels + group - 1) // group)
+
+
+def tile_psnr(prediction: np.ndarray, reference: np.ndarray, tiles: tuple[int, int]) -> np.ndarray:
+    """(TY, TX) PSNR (dB) of each tile of an image (H, W, 3; prediction clamped to [0, 1]); a pixel belongs
+    to the tile its centre lies in, as renders assign it."""
+    h, w = prediction.shape[:2]
+    tx, ty = tiles
+    col = np.array([pixel_region(x, tx, w) for x in range(w)])
+    row = np.array([pixel_region(y, ty, h) for y in range(h)])
+    err = ((np.clip(prediction, 0, 1).astype(np.float64) - reference) ** 2).mean(axis=2)
+    sums = np.zeros((ty, tx))
+    counts = np.zeros((ty, tx))
+    np.add.at(sums, (row[:, None], col[None, :]), err)
+    np.add.at(counts, (row[:, None], col[None, :]), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mse = sums / counts
+        return np.where(counts > 0, 10 * np.log10(1 / np.maximum(mse, 1e-20)), np.nan)

@@ -1,6 +1,8 @@
 """Network arrays in the real window (Xvfb, imgui test engine): the Network panel edits an array's
-blending and tiles, and switches to one MLP keeping the shared settings. (The first networks are the
+blending and tiles, shows per-tile PSNR over the loss view, and switches to one MLP keeping the shared settings. (The first networks are the
 bundled presets', which other tests compile too.)"""
+import numpy as np
+
 from test_gui import pytestmark, run_window, small_texture, wait_until  # noqa: F401  (fixture and display check)
 
 
@@ -15,6 +17,11 @@ def test_network_panel_edits_arrays(small_texture, tmp_path):
         net = state.trainer.network
         assert net.is_array and net.tiles == (8, 8) and net.blend
         assert state.trainer.parameter_count == 64 * state.trainer.layout.tile_parameter_count
+
+        ctx.item_check("**/tile PSNR")  # the heat map over the loss view
+        wait_until(ctx, lambda: state.tile_psnr_cache[0] is not None, "the per-tile PSNR")
+        (serial, tiles), values = state.tile_psnr_cache
+        assert tiles == (8, 8) and values.shape == (8, 8) and np.isfinite(values).all()
 
         ctx.item_uncheck("**/blend")
         wait_until(ctx, lambda: not state.trainer.network.blend and state.trainer.step >= 5, "the array without "

@@ -248,3 +248,16 @@ def test_cli_trains_infers_and_refuses_rtxns_export(tmp_path):
     r = run("export", "--weights", "a.ntsw", "--format", "rtxns", "--out", "a.bin")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "error: rtxns holds one network" in r.stderr, r.stderr
     assert not (tmp_path / "a.bin").exists()
+
+
+def test_tile_psnr():
+    """The heat map's per-tile PSNR: pixels belong to the tile their centre lies in."""
+    from app.tiles import tile_psnr
+    reference = np.full((6, 10, 3), 0.5)
+    prediction = reference.copy()
+    prediction[:3, :5] += 0.1     # tile (0, 0) of 2 x 2: error 0.01 -> 20 dB
+    prediction[3:, 5:] = 2.0      # clamped to 1: error 0.25 -> 6.02 dB
+    values = tile_psnr(prediction, reference, (2, 2))
+    np.testing.assert_allclose(values[0, 0], 20.0)
+    np.testing.assert_allclose(values[1, 1], 10 * np.log10(4))
+    assert values[0, 1] > 100 and values[1, 0] > 100

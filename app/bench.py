@@ -144,7 +144,9 @@ def _torch_encoder(torch, enc):
 
 def bench_torch(image, preset, steps):
     """The same network and training loop in PyTorch on the CPU; None without torch or for an encoding
-    this reference does not implement."""
+    (or a network array) this reference does not implement."""
+    if preset.network.is_array:
+        return None
     try:
         import torch
     except ImportError:

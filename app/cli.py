@@ -188,6 +188,13 @@ def train_settings(args):
     return replace(preset, encoding=init.preset.encoding, network=init.preset.network), init
 
 
+def _tiles_note(net, layout) -> str:
+    if not net.is_array:
+        return ""
+    return (f" ({net.tiles[0]} x {net.tiles[1]} tiles of {layout.tile_parameter_count}"
+            f"{', blended' if net.blend else ''})")
+
+
 def cmd_train(args) -> int:
     from .device import create_device
     from .limits import check_device_request
@@ -216,7 +223,8 @@ def cmd_train(args) -> int:
     steps = preset.training.steps
     h, w = image.shape[:2]
     print(f"training {preset.name} on {Path(args.texture).name} ({w}x{h}, transform {trainer.transform}) "
-          f"with {trainer.layout.parameter_count} parameters, batch {trainer.batch}, {steps} steps, "
+          f"with {trainer.layout.parameter_count} parameters{_tiles_note(trainer.network, trainer.layout)}, "
+          f"batch {trainer.batch}, {steps} steps, "
           f"{trainer.info.adapter} ({trainer.mlp_path} MLP)", file=sys.stderr)
     trainer.warm_up()  # the driver's pipeline compiles are not training time
     recorder = None if args.no_record else _recorder(trainer, args.texture)

@@ -37,6 +37,7 @@ class NetworkFormat:
     sniff: Callable | None = None   # (first bytes) -> bool; formats without one are not read
     read: Callable | None = None    # (data, name, ImportOptions, path) -> WeightsFile
     describes_itself: bool = True   # False: encoding and activations come from ImportOptions / a sidecar
+    arrays: bool = True             # False: the format holds one network, so network arrays are refused
 
 
 def _read_ntsw(data: bytes, name: str, options: ImportOptions, path: Path | None) -> WeightsFile:
@@ -78,7 +79,7 @@ def weights_bin_path(shader_path: str | Path) -> Path:
 def _write_shader(language: str):
     def write(weights, out: Path, options: dict) -> list[Path]:
         from .export.shader_source import generate, weights_buffer
-        mode = options.get("shader_weights") or "constants"
+        mode = options.get("shader_weights") or ("buffer" if weights.preset.network.is_array else "constants")
         source = generate(weights, language, mode).encode()
         if mode != "buffer":
             atomic_write(out, source)
@@ -106,10 +107,10 @@ FORMATS: dict[str, NetworkFormat] = {f.name: f for f in (
                   ".ntsw", _write_ntsw, sniff=is_ntsw, read=_read_ntsw),
     NetworkFormat("rtxns", "RTX Neural Shading SDK binary network file, float16 (+ NAME.encoding.json sidecar)",
                   ".bin", _write_rtxns, ("layout", "round_float16"), sniff=is_rtxns, read=read_rtxns_bin,
-                  describes_itself=False),
+                  describes_itself=False, arrays=False),
     NetworkFormat("rtxns-json", "JSON of RTXNS's SlangPy samples (+ NAME.encoding.json sidecar)", ".json",
                   _write_rtxns_json, ("round_float16",), sniff=looks_like_json, read=read_rtxns_json,
-                  describes_itself=False),
+                  describes_itself=False, arrays=False),
     NetworkFormat("slang", "self-contained Slang module defining float3 evaluate(float2 uv)", ".slang",
                   _write_shader("slang"), ("shader_weights",)),
     NetworkFormat("hlsl", "self-contained HLSL defining float3 evaluate(float2 uv)", ".hlsl", _write_shader("hlsl"),
@@ -157,6 +158,11 @@ def export_weights(weights: WeightsFile, fmt: str, out: str | Path, **options) -
     if fmt not in FORMATS:
         raise StudioError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     spec = FORMATS[fmt]
+    net = weights.preset.network
+    if net.is_array and not spec.arrays:
+        writers = ", ".join(f.name for f in FORMATS.values() if f.write and f.arrays)
+        raise StudioError(f"{fmt} holds one network and this is an array of {net.tiles[0]}x{net.tiles[1]} networks "
+                          f"(otype array): export it as {writers}")
     for key, value in options.items():
         if key not in OPTION_FLAGS:
             raise StudioError(f"unknown export option {key!r}")

@@ -41,6 +41,10 @@ def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt:
         "NTS_SPT": str(spt),
         "NTS_DW_ROWS": str(DW_ROWS),
         "NTS_DW_COLS": str(DW_COLS),
+        "NTS_TILES_X": str(net.tile_grid[0]),  # network arrays (shaders/tiles.slang); 1 x 1: one network
+        "NTS_TILES_Y": str(net.tile_grid[1]),
+        "NTS_BLEND": "1" if net.corners == 4 else "0",
+        "NTS_LOCAL_UV": "1" if net.is_array and net.local_uv else "0",
         **encoding.defines(),
     }
 

@@ -87,8 +87,9 @@ def check_request(limits: DeviceLimits, preset, mlp_path: str, *, texture: tuple
                               f"use --size (or a smaller view resolution) of at most {limits.texture_side}")
     if mlp_path == "portable":
         spt = SAMPLES_PER_THREAD
+        corners = preset.network.corners  # a blended network array keeps records of four networks per sample
         if limits.texel_elements is not None:
-            per_sample = layout.record_slots
+            per_sample = layout.record_slots * corners
             need = per_sample * _stride(batch, spt)
             if need > limits.texel_elements:
                 largest = limits.texel_elements // per_sample // (GROUP * spt) * (GROUP * spt)
@@ -102,12 +103,21 @@ def check_request(limits: DeviceLimits, preset, mlp_path: str, *, texture: tuple
             largest = limits.dispatch_groups * GROUP * spt
             raise StudioError(f"batch {batch} needs more workgroups than {where} dispatches at once "
                               f"({limits.dispatch_groups}): use a batch of at most {largest:,}")
+        # the weights of every tile of a network array in one buffer of each kind
+        if limits.texel_elements is not None and layout.wf_float4s > limits.texel_elements or \
+                limits.storage_bytes is not None and layout.padded_floats * 4 > limits.storage_bytes:
+            raise StudioError(f"this network's weights take {layout.padded_floats * 4:,} bytes ({layout.tiles:,} "
+                              f"networks); {where} allows {limits.storage_bytes or 0:,} bytes and "
+                              f"{limits.texel_elements or 0:,} float4 in one buffer: use fewer tiles or a narrower network")
         if limits.storage_bytes is not None:
             partitions = SOFTWARE_PARTITIONS if limits.software else GPU_PARTITIONS
-            need = partitions * 8 * layout.padded_floats * 4
+            if layout.tiles > 1:  # one partition per workgroup and corner (app/mlp_portable.py)
+                partitions = corners * _stride(batch, spt) // (GROUP * spt)
+            need = partitions * 8 * layout.tile_padded_floats * 4
             if need > limits.storage_bytes:
                 raise StudioError(f"the gradient partials of this network take {need:,} bytes; {where} binds at most "
-                                  f"{limits.storage_bytes:,}: use fewer or narrower hidden layers")
+                                  f"{limits.storage_bytes:,}: use fewer or narrower hidden layers"
+                                  + (" or a smaller batch" if layout.tiles > 1 else ""))
     else:
         if (batch + GROUP - 1) // GROUP > limits.dispatch_groups:
             raise StudioError(f"batch {batch} needs more workgroups than {where} dispatches at once "

@@ -30,6 +30,10 @@ def coopvec_supports(network, encoding=None, optimizer=None) -> str | None:
     """Why this network (trained with ``optimizer``) cannot use the CoopVec path, or None when it can."""
     if optimizer is not None and optimizer.otype == "muon":
         return MUON_REFUSAL
+    if network.is_array:
+        # Its matrix calls take one matrix per call; a workgroup of one region could pass its tile's
+        # offset, but that path is not written (and cannot be run on the machines this is tested on).
+        return "the CoopVec path does not train network arrays (otype array) yet"
     if encoding is not None and encoding.parameter_count:
         return "the CoopVec path does not train encodings with parameters (hash grids) yet"
     if not network.half:
@@ -159,7 +163,7 @@ class CoopVecMLP:
             "moment2": self.moment2, "count": self.count, "state": state, "opt": opt})
         return [train], [check, optimizer]
 
-    def gradient_sum(self) -> np.ndarray:
+    def gradient_sum(self, step: int = 0) -> np.ndarray:
         data = self.grads.to_numpy().tobytes()
         grads = self.placement.unpack(self.device, data).astype(np.float64)
         self.grads.copy_from_numpy(np.zeros(self.placement.total_bytes, np.uint8))

@@ -4,11 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels as _kernels
+from . import tiles
 from .kernels import muon_kernels, network_kernels
 from .network import Layout
 from .step_passes import PassSpec
 
-INFER_CHUNK = 1 << 16  # pixels per inference dispatch: bounds the record buffer at any resolution
+INFER_CHUNK = 1 << 16  # records per inference dispatch (pixels x corners): bounds the record buffer at any resolution
 MUON_THREADS = 64  # one workgroup per layer (optimizer.slang MUON_THREADS)
 
 
@@ -32,6 +33,8 @@ class PortableMLP:
         self.kernels = network_kernels(device, encoding, network, layout)
         self._muon_scratch = None
         self.spt = self.kernels.samples_per_thread
+        self.group = 64 * self.spt  # samples per workgroup (one region of a network array, app/tiles.py)
+        self.corners = network.corners
         self._usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access | spy.BufferUsage.copy_source
         # float16 networks store weights and records as float16 (half the memory traffic)
         self._format = spy.Format.rgba16_float if network.half else spy.Format.rgba32_float
@@ -67,27 +70,33 @@ class PortableMLP:
 
     def _optimizer_units(self) -> int:
         lay = self.layout
-        return sum(lay.out_rows(l) // 4 * (lay.in_chunks(l) + 1) for l in range(lay.layers))
+        return sum(lay.out_rows(l) // 4 * (lay.in_chunks(l) + 1) for l in range(lay.layers)) * lay.tiles
 
     # ---- training ----
     def set_batch_size(self, batch: int) -> None:
         import slangpy as spy
-        group = 64 * self.spt
+        group = self.group
         stride = (batch + group - 1) // group * group
         if stride == self._stride:
             return
-        # Partition the batch for the gradient reduction: each partition's 8 lanes give 8 partial rows.
-        # A CPU (lavapipe) has few cores and pays for every partial row it sums: 2 partitions there cost
-        # 13% less CPU time per step than 16 (measured); a GPU wants the parallelism of many.
-        partitions = max(1, min(2 if self.software else 64, stride // 256))
-        while stride % (partitions * 8):
-            partitions -= 1
-        self._stride, self.partitions, self.partition_len = stride, partitions, stride // partitions
-        self.records = self._typed(self.layout.record_slots * stride)
+        if self.layout.tiles > 1:
+            # A network array's partial rows must each belong to one tile: one partition per workgroup
+            # of every corner's records.
+            partitions = self.corners * stride // group
+        else:
+            # Partition the batch for the gradient reduction: each partition's 8 lanes give 8 partial rows.
+            # A CPU (lavapipe) has few cores and pays for every partial row it sums: 2 partitions there
+            # cost 13% less CPU time per step than 16 (measured); a GPU wants the parallelism of many.
+            partitions = max(1, min(2 if self.software else 64, stride // 256))
+            while stride % (partitions * 8):
+                partitions -= 1
+        self._stride, self.partitions = stride, partitions
+        self.partition_len = self.corners * stride // partitions
+        self.records = self._typed(self.layout.record_slots * stride * self.corners)
         self.sample_loss = self.device.create_buffer(size=stride * 4, format=spy.Format.r32_float, usage=self._usage)
         # Zeroed once: the padding columns of the bias chunks are never written, and garbage there would
         # read as non-finite gradients.
-        self.partials = self._floats(partitions * 8 * self.layout.padded_floats, zero=True)
+        self.partials = self._floats(partitions * 8 * self.layout.tile_padded_floats, zero=True)
 
     def _gradient_threads(self) -> int:
         lay = self.layout
@@ -101,12 +110,12 @@ class PortableMLP:
         (which also check a trainable encoding's ``encoding_count`` table gradients), then the optimizer,
         which sums the partials. ``pass_args``: the training pass's arguments; ``opt``: OptimizerParams;
         ``muon``: Muon's OptimizerParams, which then steps the weight matrices first (``opt`` the biases)."""
-        k, floats = self.kernels, self.layout.padded_floats
+        k, floats = self.kernels, self.layout.tile_padded_floats
         train = PassSpec(k.train, self._stride // self.spt, {
             "wf": self.wf, "wt": self.wt, "records": self.records, "sample_loss": self.sample_loss,
             "stride": self._stride, "state": state, **pass_args}, shader_vars)
         gradients = PassSpec(k.weight_gradients, self._gradient_threads() + encoding_count, {
-            "records": self.records, "stride": self._stride, "partitions": self.partitions,
+            "records": self.records, "stride": self._stride * self.corners, "partitions": self.partitions,
             "partition_len": self.partition_len, "partials": self.partials, "param_floats": floats,
             "encoding_count": encoding_count, "state": state}, shader_vars)
         optimizer = PassSpec(k.optimizer, self._optimizer_units(), {
@@ -124,18 +133,29 @@ class PortableMLP:
                                 "state": state, "opt": muon})
         return [train, gradients], [matrices, optimizer]
 
-    def gradient_sum(self) -> np.ndarray:
-        """Compact sum of the partials written by the last gradient passes (still loss-scaled)."""
-        rows = self.partials.to_numpy().view(np.float32).reshape(self.partitions * 8, -1)
-        return self.layout.unpack(rows.astype(np.float64).sum(axis=0))
+    def gradient_sum(self, step: int) -> np.ndarray:
+        """Compact sum of the partials written by the gradient passes of ``step`` (still loss-scaled)."""
+        rows = self.partials.to_numpy().view(np.float32).reshape(self.partitions, 8, -1).astype(np.float64)
+        rows = rows.sum(axis=1)
+        if self.layout.tiles == 1:
+            return self.layout.unpack(rows.sum(axis=0))
+        # row block c * groups + g: corner c of workgroup g (shaders/optimizer.slang tile_gradient)
+        groups = self._stride // self.group
+        net = self.network
+        regions = tiles.group_regions(step, groups, int(np.prod(tiles.region_grid(net))))
+        owner = tiles.corner_tiles(net, regions).T.reshape(-1)  # (corner, group) order, as the rows
+        per_tile = np.zeros((self.layout.tiles, rows.shape[1]))
+        np.add.at(per_tile, owner, rows)
+        return self.layout.unpack(per_tile.reshape(-1))
 
     def sample_losses(self, batch: int) -> np.ndarray:
         return self.sample_loss.to_numpy().view(np.float32)[:batch]
 
     def records_array(self) -> np.ndarray:
-        """(slots, stride, 4) per-sample records of the last forward/backward pass."""
+        """(slots, corners * stride, 4) per-sample records of the last forward/backward pass (corner c of a
+        blended network array at c * stride + sample)."""
         dtype = np.float16 if self.network.half else np.float32
-        return self.records.to_numpy().view(dtype).reshape(self.layout.record_slots, self._stride, 4)
+        return self.records.to_numpy().view(dtype).reshape(self.layout.record_slots, self._stride * self.corners, 4)
 
     # ---- inference ----
     def append_infer(self, encoder, size: tuple[int, int], tile: tuple[int, int, int, int], output, alpha: float,
@@ -145,11 +165,15 @@ class PortableMLP:
         if self._infer_records is None:
             self._infer_records = self._typed(self.layout.record_slots * INFER_CHUNK)
         x0, y0, w, h = tile
-        pixels = w * h
-        for first in range(0, pixels, INFER_CHUNK):
-            count = min(INFER_CHUNK, pixels - first)
+        origin, span, blocks = tiles.render_regions(self.network, size, tile, self.group)
+        groups = span[0] * span[1] * blocks
+        stride = INFER_CHUNK // self.corners  # pixels per dispatch
+        per_dispatch = stride // self.group
+        for first in range(0, groups, per_dispatch):
+            count = min(per_dispatch, groups - first)
             self.kernels.infer.dispatch(
-                thread_count=[(count + 63) // 64 * 64 // self.spt, 1, 1], command_encoder=encoder, vars=shader_vars,
-                wf=self.wf, records=self._infer_records, stride=INFER_CHUNK, first_pixel=first,
+                thread_count=[count * 64, 1, 1], command_encoder=encoder, vars=shader_vars,
+                wf=self.wf, records=self._infer_records, stride=stride, first_group=first,
                 image_size=spy.uint2(*size), tile_origin=spy.uint2(x0, y0), tile_size=spy.uint2(w, h),
+                region_origin=spy.uint2(*origin), region_span=spy.uint2(*span), blocks=blocks,
                 alpha=alpha, output=output)

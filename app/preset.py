@@ -75,6 +75,15 @@ class Preset:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     encoding_optimizer: OptimizerConfig | None = None  # a trainable encoding's own; default: `optimizer`
 
+    def __post_init__(self):
+        if self.network.is_array and self.encoding.parameter_count:
+            raise StudioError(f"network arrays (otype array) need an encoding without trainable parameters; "
+                              f"{self.encoding.otype} has {self.encoding.parameter_count:,}: use frequency, "
+                              "identity, sin, tri, triangle_wave or one_blob")
+        if self.network.is_array and self.optimizer.otype == "muon":
+            raise StudioError("Muon does not step network arrays yet (each tile's weight matrices would need their "
+                              "own orthogonalisation); use adam, adamw, sgd or rmsprop")
+
     @classmethod
     def from_dict(cls, data: object, name: str = "custom") -> "Preset":
         where = f"preset {name}"

@@ -48,6 +48,8 @@ def _value(v) -> str:
         return text.replace("e-0", "e-").replace("e+0", "e+") if "e" in text else text.removesuffix(".0")
     if isinstance(v, str):
         return f"`{v}`"
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
     return str(v)
 
 
@@ -96,7 +98,8 @@ def keys_table() -> str:
     rows += _rows("encoding", None, encodings, "frequency", "see below", classes)
     rows.append(f"| | `optimizer` | the main one | an `optimizer` section | {', '.join(f'`{n}`' for n in trainable)} "
                 "| the encoding's own optimizer (e.g. Adam with ε = 1e-15 as Instant NGP uses for grids) |")
-    rows += _rows("network", NetworkConfig, None, NETWORK_OTYPES[0], ", ".join(f"`{n}`" for n in NETWORK_OTYPES))
+    rows += _rows("network", NetworkConfig, list(NETWORK_OTYPES), NETWORK_OTYPES[0],
+                  ", ".join(f"`{n}`" for n in (*NETWORK_OTYPES, "FullyFusedMLP")))
     rows += _rows("loss", LossConfig, None, LossConfig().otype, "see below")
     rows += _rows("optimizer", OptimizerConfig, OPTIMIZERS.names_in_order(), OptimizerConfig().otype, "see below")
     rows += _rows("training", TrainingConfig, None, None, "")
@@ -119,6 +122,9 @@ def _summary(preset: Preset) -> tuple[str, str, int]:
     encoding = f"`{enc.otype}`" + (f" ({hyper})" if hyper else "") + f": {enc.output_dims} inputs"
     network = (f"{net.n_hidden_layers} × {net.n_neurons} {net.activation} → {net.output_activation}, {net.precision}"
                + ("" if net.bias else ", no biases"))
+    if net.is_array:
+        network += (f"; {net.tiles[0]} × {net.tiles[1]} tiles, one such network each"
+                    + (", blended" if net.blend else "") + (", tile-local uv" if net.local_uv else ""))
     training = f"{opt.otype} {_value(opt.learning_rate)}, {preset.loss.otype}, batch {tr.batch_size}, {tr.steps} steps"
     if opt.otype == "muon":
         training += f" (matrices; biases: adamw {_value(opt.elementwise.learning_rate)})"

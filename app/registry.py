@@ -87,8 +87,9 @@ def reject_unknown(section: dict, where: str, known: list[str]) -> None:
 
 
 def _kind_name(kinds: tuple) -> str:
-    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a JSON object"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", list: "a list",
+             tuple: "a list", dict: "a JSON object"}
+    return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
 
 
 # ---- config sections declared once ----
@@ -113,7 +114,7 @@ class Setting:
         return not self.otypes or otype in self.otypes
 
 
-_KINDS = {"int": int, "float": float, "bool": bool, "str": str}
+_KINDS = {"int": int, "float": float, "bool": bool, "str": str, "tuple": (list, tuple)}  # JSON gives lists
 
 
 def setting(default, *, lo=None, hi=None, choices=None, parse=None, doc="", flag=None, otypes=(), define=None,

@@ -195,8 +195,10 @@ class Trainer:
                          "transform": transform_id(self.transform), "loss": self.loss.id, "batch": self.batch,
                          "seed": self.seed, "alpha": float(self.network.leaky_relu_alpha),
                          "sampling": sampling_params(training.sampling, self.image_size, self.batch),
-                         # the loss is a mean over samples and channels; the loss scale comes from the GPU state
-                         "grad_scale": float(1.0 / (self.batch * 3.0)),
+                         # the loss is a mean over samples and channels; the loss scale comes from the GPU state.
+                         # Each network of an array learns the mean over its own samples (about batch / tiles
+                         # of them), so that learning rates carry over from a single network.
+                         "grad_scale": float(self.layout.tiles / (self.batch * 3.0)),
                          "dynamic": int(training.dynamic_loss_scale and self.network.half),
                          "growth_interval": training.loss_scale_growth_interval}
             state = self.state.buffer
@@ -249,12 +251,13 @@ class Trainer:
 
     def gradients(self) -> np.ndarray:
         """Compact loss gradient for the batch the next step will draw, without updating anything
-        (the loss scale is divided out). For tests and diagnostics."""
+        (the loss scale is divided out; a network array's is multiplied by its tile count, see
+        step_passes). For tests and diagnostics."""
         enc = self.device.create_command_encoder()
         self.step_passes().record(enc, self.step + 1, 1, passes="gradient")
         self.device.submit_command_buffer(enc.finish())
         self.device.wait_for_idle()
-        grads = self.mlp.gradient_sum()
+        grads = self.mlp.gradient_sum(self.step + 1)
         if self.encoding_state:
             grads = np.concatenate([grads, self.encoding_state.gradients()])
         return grads / self.loss_scale_state()[0]

@@ -331,3 +331,74 @@ def table_backward(uv, d_features, encoding, corners):
         for k in range(entries.shape[1]):
             np.add.at(grad, entries[:, k], weights[:, k, None] * d_features[:, l * f:(l + 1) * f])
     return grad.reshape(-1)
+
+
+# ---- network arrays: written from the rules in the README (not from shaders/tiles.slang) ----
+
+def array_training_uv(tiles, blend: bool, seed: int, step: int, stride: int, group: int = 256) -> np.ndarray:
+    """uv of each of a batch's ``stride`` samples: workgroup g (``group`` samples) draws inside region
+    (g + step * groups) mod R, regions being the tiles, or with blending the quarter tiles, row-major."""
+    rx, ry = (2 * tiles[0], 2 * tiles[1]) if blend else tuple(tiles)
+    groups = stride // group
+    region = (np.arange(stride) // group + step * groups) % (rx * ry)
+    unit = random_uv(seed, step, np.arange(stride)).astype(np.float32)
+    cell = np.stack([region % rx, region // rx], 1).astype(np.float32)
+    return (cell + unit) / np.array([rx, ry], np.float32)
+
+
+def array_corners(uv: np.ndarray, tiles, blend: bool, local_uv: bool):
+    """[(tile index (N,), weight (N,), the uv its network sees (N, 2))] per network a sample uses: the
+    tile it lies in, or the four tiles whose centres surround it with bilinear weights (clamped at the
+    border, where weights of the same tile add up)."""
+    t = np.array(tiles, np.float64)
+    uv = uv.astype(np.float64)
+    if not blend:
+        cell = np.minimum(np.floor(uv * t), t - 1).astype(np.int64)
+        corners = [(cell, np.ones(len(uv)))]
+    else:
+        f = uv * t - 0.5
+        base = np.floor(f)
+        frac = f - base
+        corners = []
+        for dy in (0, 1):
+            for dx in (0, 1):
+                cell = np.clip(base + [dx, dy], 0, t - 1).astype(np.int64)
+                w = (frac[:, 0] if dx else 1 - frac[:, 0]) * (frac[:, 1] if dy else 1 - frac[:, 1])
+                corners.append((cell, w))
+    out = []
+    for cell, w in corners:
+        seen = uv * t - cell if local_uv else uv
+        out.append((cell[:, 1] * tiles[0] + cell[:, 0], w, seen))
+    return out
+
+
+def array_forward(tile_layers, corners, encode_fn, hidden_act, out_act, alpha):
+    """Blended outputs and, per corner, (tile index, weight, encoded input, per-sample outputs)."""
+    n = len(corners[0][0])
+    y = np.zeros((n, 3))
+    parts = []
+    for tile, w, seen in corners:
+        x = encode_fn(seen)
+        yc = np.zeros((n, 3))
+        for t in np.unique(tile):
+            rows = tile == t
+            layers = [(W[t], None if b is None else b[t]) for W, b in tile_layers]
+            yc[rows], _ = forward(layers, x[rows], hidden_act, out_act, alpha)
+        y += w[:, None] * yc
+        parts.append((tile, w, x, yc))
+    return y, parts
+
+
+def array_gradients(tile_layers, parts, dy, hidden_act, out_act, alpha):
+    """Per tile [(dW, db)] of sum(dy * blended y): each network's share is its blend weight."""
+    count = tile_layers[0][0].shape[0]
+    grads = [[(np.zeros(W.shape[1:]), None if b is None else np.zeros(b.shape[1:])) for W, b in tile_layers]
+             for _ in range(count)]
+    for tile, w, x, _ in parts:
+        for t in np.unique(tile):
+            rows = tile == t
+            layers = [(W[t], None if b is None else b[t]) for W, b in tile_layers]
+            _, cache = forward(layers, x[rows], hidden_act, out_act, alpha)
+            g = backward(layers, cache, dy[rows] * w[rows, None], hidden_act, out_act, alpha)
+            grads[t] = [(a[0] + c[0], None if a[1] is None else a[1] + c[1]) for a, c in zip(grads[t], g)]
+    return grads

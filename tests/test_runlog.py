@@ -417,3 +417,16 @@ def test_train_without_a_log(env, tmp_path):
     assert " run=" not in done.stdout and done.stdout.startswith("psnr=")
     notes = [line for line in done.stderr.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "runs are not recorded" in notes[0]
+
+
+@pytest.mark.parametrize("preset", ["tinn-array", "tinn-array-blend"])
+def test_network_arrays_round_trip_through_the_log(home, preset):
+    """The log stores a run's preset and weights; a network array comes back as the same array."""
+    log = RunLog()
+    run_id = record(log, steps=3, preset=preset)
+    expected = load_preset(preset).with_training(seed=7)
+    assert log.preset(run_id) == expected and log.preset(run_id).network.is_array
+    assert log.get(run_id)["parameters"] == parameter_count(expected)
+    weights = open_network(log.weights_path(run_id))
+    assert weights.preset.network == expected.network
+    np.testing.assert_array_equal(weights.parameters, np.linspace(-1, 1, parameter_count(expected), dtype=np.float32))

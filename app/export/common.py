@@ -82,10 +82,18 @@ def inference_parameters(weights) -> np.ndarray:
     return params
 
 
-def dense_layers(weights) -> list[DenseLayer]:
-    """The network of a WeightsFile as dense layers, with the values ``infer`` computes with."""
+def dense_layers(weights, tile: int | None = None) -> list[DenseLayer]:
+    """The network of a WeightsFile as dense layers, with the values ``infer`` computes with (float16
+    networks: float16-rounded); of network array's ``tile`` (row-major, t = ty * TX + tx)."""
+    from dataclasses import replace
     net = weights.preset.network
-    pairs = weights.layout.layers_of(inference_parameters(weights))
+    params, layout = inference_parameters(weights), weights.layout
+    if net.is_array:
+        if tile is None:
+            raise StudioError(f"this is an array of {layout.tiles} networks (otype array): say which tile's layers")
+        n = layout.tile_parameter_count
+        params, layout = params[tile * n:(tile + 1) * n], replace(layout, tiles=1)
+    pairs = layout.layers_of(params)
     last = len(pairs) - 1
     return [DenseLayer(np.array(w, np.float32), None if b is None else np.array(b, np.float32),
                        net.output_activation if l == last else net.activation) for l, (w, b) in enumerate(pairs)]
@@ -100,6 +108,12 @@ def encoding_table(weights) -> np.ndarray | None:
         return None
     table = inference_parameters(weights)[weights.layout.parameter_count:]
     return table.reshape(-1, encoding.n_features_per_level).copy()
+
+
+def tile_dense_layers(weights) -> list[list[DenseLayer]]:
+    """Every tile's dense layers (one list for a single network)."""
+    net = weights.preset.network
+    return [dense_layers(weights, t if net.is_array else None) for t in range(net.tile_count)]
 
 
 def check_float16_range(values: np.ndarray, what: str) -> None:
@@ -160,7 +174,21 @@ def network_description(weights) -> dict:
                        + ("; float16: the encoded inputs and each layer's outputs are rounded to float16"
                           if net.half else "")),
         "uv_convention": UV_CONVENTION,
+        **(array_description(net) if net.is_array else {}),
     }
+
+
+ARRAY_RULE = ("a network array: the texture is split into TX x TY tiles, tile (tx, ty) = index ty * TX + tx with "
+              "its own network (arrays: leading tile axis). Without blending, uv uses tile "
+              "(min(floor(u TX), TX - 1), min(floor(v TY), TY - 1)). With blending, f = uv * (TX, TY) - 0.5, "
+              "b = floor(f), w = f - b: the output is the sum over the corners d in {0,1}^2 of "
+              "((1 - d) (1 - w) + d w).x * (same).y * network(tile clamp(b + d, 0, (TX, TY) - 1)). With local_uv, "
+              "tile (tx, ty)'s network sees uv * (TX, TY) - (tx, ty) (in [0, 1] inside the tile) instead of uv")
+
+
+def array_description(net) -> dict:
+    return {"tiles": list(net.tiles), "tile_count": net.tile_count, "blend": net.blend, "local_uv": net.local_uv,
+            "tile_rule": ARRAY_RULE}
 
 
 def encoding_from_spec(spec: str, where: str = "--encoding"):

@@ -1,8 +1,8 @@
 """Exports for Python and for any language with a JSON parser.
 
 ``npz`` (numpy.savez, no pickles: ``np.load(path)`` reads it with the default allow_pickle=False):
-    layer_<l>_weights  float32 (outputs, inputs), row-major W_l
-    layer_<l>_biases   float32 (outputs,)  (absent for networks without biases)
+    layer_<l>_weights  float32 (outputs, inputs), row-major W_l; network arrays: (tiles, outputs, inputs)
+    layer_<l>_biases   float32 (outputs,) or (tiles, outputs)  (absent for networks without biases)
     encoding           JSON text (0-d unicode array): the encoding's config, sizes and formula; for a
                        trainable encoding also its table's arrangement, hash primes and levels
     encoding_table     float32 (entries, features per level): a trainable encoding's table (absent otherwise)
@@ -19,7 +19,9 @@
                  "weights": [...O*I numbers, row-major...] | "<base64 of O*I little-endian float32>",
                  "biases": [...O numbers...] | "<base64 of O little-endian float32>"}]}
     Biases are omitted for networks without them. Float16 networks store their float16 values
-    (exactly representable in float32 and in JSON decimals), their table too.
+    (exactly representable in float32 and in JSON decimals), their table too. Network arrays (network.tiles
+    present): each layer has "tiles": T and its weights and biases hold every tile's, tile after tile (plain:
+    one list per tile; base64: T*O*I values); network.tile_rule says which tiles a uv uses.
 
 The encoding's description (common.encoding_description, its keys declared in common.DESCRIBED_KEYS) is
 the same in both formats and in RTXNS sidecars; the table's array has one name (common.TABLE_ARRAY).
@@ -33,7 +35,7 @@ import json
 import numpy as np
 
 from ..errors import StudioError
-from .common import TABLE_ARRAY, dense_layers, encoding_description, encoding_table, network_description
+from .common import TABLE_ARRAY, encoding_description, encoding_table, network_description, tile_dense_layers
 
 JSON_FORMAT = "neural-texture-studio-network"
 JSON_VERSION = 1
@@ -46,10 +48,12 @@ def _encoding(weights) -> dict:
 
 def npz_bytes(weights) -> bytes:
     arrays = {}
-    for l, layer in enumerate(dense_layers(weights)):
-        arrays[f"layer_{l}_weights"] = layer.weights
+    tiles = tile_dense_layers(weights)
+    stack = (lambda parts: np.stack(parts)) if weights.preset.network.is_array else (lambda parts: parts[0])
+    for l, layer in enumerate(tiles[0]):
+        arrays[f"layer_{l}_weights"] = stack([t[l].weights for t in tiles])
         if layer.biases is not None:
-            arrays[f"layer_{l}_biases"] = layer.biases
+            arrays[f"layer_{l}_biases"] = stack([t[l].biases for t in tiles])
     table = encoding_table(weights)
     if table is not None:
         arrays[TABLE_ARRAY] = table
@@ -72,11 +76,19 @@ def json_bytes(weights, arrays: str = "plain") -> bytes:
     if arrays not in ARRAY_MODES:
         raise StudioError(f"unknown array encoding {arrays!r}; choose plain or base64")
     layers = []
-    for layer in dense_layers(weights):
+    tiles = tile_dense_layers(weights)
+    array = weights.preset.network.is_array
+    for l, layer in enumerate(tiles[0]):
+        def values(part):
+            if not array:
+                return _array(part(layer), arrays)
+            if arrays == "base64":
+                return _array(np.concatenate([part(t[l]).reshape(-1) for t in tiles]), arrays)
+            return [_array(part(t[l]), arrays) for t in tiles]
         entry = {"inputs": layer.inputs, "outputs": layer.outputs, "activation": layer.activation,
-                 "weights": _array(layer.weights, arrays)}
+                 **({"tiles": len(tiles)} if array else {}), "weights": values(lambda ly: ly.weights)}
         if layer.biases is not None:
-            entry["biases"] = _array(layer.biases, arrays)
+            entry["biases"] = values(lambda ly: ly.biases)
         layers.append(entry)
     doc = {
         "format": JSON_FORMAT, "version": JSON_VERSION,

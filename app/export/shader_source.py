@@ -22,7 +22,7 @@ import numpy as np
 
 from ..device import SHADER_DIR
 from ..errors import StudioError
-from .common import UV_CONVENTION, dense_layers, encoding_table, float_literal
+from .common import ARRAY_RULE, UV_CONVENTION, dense_layers, encoding_table, float_literal
 
 PI = "3.14159265358979"
 
@@ -166,12 +166,13 @@ def _constant_layer(l: int, layer, act_fn: str, pad_outputs: bool) -> tuple[list
     return functions, body
 
 
-def _layer_code(l: int, inputs: int, outputs: int, has_bias: bool, act_fn: str) -> str:
-    """Buffer mode: y = act(W x + b), products summed four inputs at a time, as the trainer's inference does."""
+def _layer_code(l: int, inputs: int, outputs: int, has_bias: bool, act_fn: str, base: str = "") -> str:
+    """Buffer mode: y = act(W x + b), products summed four inputs at a time, as the trainer's inference does.
+    ``base``: an offset added to every index (a network array's tile: "base + ")."""
     src, dst = f"x{l}", f"x{l + 1}"
     def w_at(i):
-        return f"nts_weights[NTS_W{l} + {i}]"
-    b_at = f"nts_weights[NTS_B{l} + o]"
+        return f"nts_weights[{base}NTS_W{l} + {i}]"
+    b_at = f"nts_weights[{base}NTS_B{l} + o]"
     lines = [f"    float {dst}[{outputs}];",
              f"    for (uint o = 0u; o < {outputs}u; o++)",
              "    {",
@@ -192,6 +193,29 @@ def _layer_code(l: int, inputs: int, outputs: int, has_bias: bool, act_fn: str) 
     return "\n".join(lines)
 
 
+def _array_body(net) -> list[str]:
+    """evaluate() of a network array: the tile (or the four blended tiles) at uv, as training uses them."""
+    seen = "uv * t - float2(tile)" if net.local_uv else "uv"
+    tile_base = "(uint(tile.y) * NTS_TILES_X + uint(tile.x)) * NTS_TILE_FLOATS"
+    last = "int2(int(NTS_TILES_X) - 1, int(NTS_TILES_Y) - 1)"
+    lines = ["    float2 t = float2(float(NTS_TILES_X), float(NTS_TILES_Y));"]
+    if not net.blend:
+        return lines + [f"    int2 tile = clamp(int2(floor(uv * t)), int2(0, 0), {last});",
+                        f"    return nts_network({tile_base}, {seen});"]
+    return lines + [
+        "    float2 f = uv * t - 0.5;",
+        "    int2 low = int2(floor(f));",
+        "    float2 w = f - float2(low);",
+        "    float3 sum = float3(0.0, 0.0, 0.0);",
+        "    for (uint c = 0u; c < 4u; c++)",
+        "    {",
+        f"        int2 tile = clamp(low + int2(int(c & 1u), int(c >> 1u)), int2(0, 0), {last});",
+        "        float weight = ((c & 1u) != 0u ? w.x : 1.0 - w.x) * ((c & 2u) != 0u ? w.y : 1.0 - w.y);",
+        f"        sum += weight * nts_network({tile_base}, {seen});",
+        "    }",
+        "    return sum;"]
+
+
 WEIGHT_MODES = ("constants", "buffer")
 
 # Constants mode holds a trainable encoding's table as literals (_table_literals); larger tables are refused
@@ -205,12 +229,12 @@ def constants_fit(weights) -> bool:
     return weights.preset.encoding.parameter_count <= CONSTANT_TABLE_LIMIT
 
 
-def buffer_blocks(weights) -> list[tuple[str, np.ndarray, str]]:
+def buffer_blocks(weights, tile: int | None = None) -> list[tuple[str, np.ndarray, str]]:
     """What ``nts_weights`` holds, in order: (offset constant's name, float32 values, what they are). Per
     layer the weights row-major (outputs x inputs), then the biases (the app's compact order), then a
     trainable encoding's table (entry e, feature j at e * features + j); float16 networks: float16 values."""
     blocks = []
-    for l, ly in enumerate(dense_layers(weights)):
+    for l, ly in enumerate(dense_layers(weights, tile)):  # tile: of a network array (which has no table)
         blocks.append((f"NTS_W{l}", ly.weights.reshape(-1), f"layer {l}: {ly.inputs} inputs -> {ly.outputs} outputs, "
                                                             f"{ly.activation}"))
         if ly.biases is not None:
@@ -223,8 +247,11 @@ def buffer_blocks(weights) -> list[tuple[str, np.ndarray, str]]:
 
 
 def weights_buffer(weights) -> np.ndarray:
-    """The float32 contents of ``nts_weights`` for buffer-mode shaders (``buffer_blocks`` one after the other)."""
-    return np.concatenate([values for _, values, _ in buffer_blocks(weights)]).astype("<f4")
+    """The float32 contents of ``nts_weights`` for buffer-mode shaders (``buffer_blocks`` one after the other;
+    a network array's tiles one after the other, each laid out as ``buffer_blocks`` of that tile)."""
+    net = weights.preset.network
+    tiles = range(net.tile_count) if net.is_array else [None]
+    return np.concatenate([values for t in tiles for _, values, _ in buffer_blocks(weights, t)]).astype("<f4")
 
 
 def _table_literals(table: np.ndarray) -> str:
@@ -258,7 +285,10 @@ def generate(weights, language: str, weights_in: str = "constants") -> str:
     buffer = weights_in == "buffer"
     preset = weights.preset
     net, encoding = preset.network, preset.encoding
-    layers = dense_layers(weights)
+    if net.is_array and not buffer:
+        raise StudioError(f"a network array exports with its weights in a buffer (--shader-weights buffer): as "
+                          f"constants its {net.tile_count} networks would be {net.tile_count} copies of the code")
+    layers = dense_layers(weights, 0 if net.is_array else None)  # every tile has this shape
     table = encoding_table(weights)
     if not buffer and not constants_fit(weights):
         raise StudioError(f"the {encoding.otype} table has {table.size:,} values, more than constants mode holds "
@@ -306,13 +336,13 @@ def generate(weights, language: str, weights_in: str = "constants") -> str:
             " (names without the nts_ prefix).",
         ]
     if buffer:
-        blocks = buffer_blocks(weights)
+        blocks = buffer_blocks(weights, 0 if net.is_array else None)
         parts += [
             "// Weights: read from nts_weights, float32, one layer after the other: layer l's matrix row-major from",
             "// NTS_W<l> (element NTS_W<l> + o * inputs + i multiplies input i for output o), then its biases from",
             "// NTS_B<l>" + ("; after the layers the encoding's table from NTS_T" if table is not None else "")
             + ". Layer l computes x<l+1>[o] = act(b[o] + sum_i W[o * inputs + i] * x<l>[i]). Bind the",
-            f"// {sum(values.size for _, values, _ in blocks)} floats "
+            f"// {weights_buffer(weights).size} floats "
             "written beside this file (.weights.bin, little-endian float32) to nts_weights.",
             "",
             "StructuredBuffer<float> nts_weights;  // no register given: add one that fits your root signature",
@@ -321,6 +351,12 @@ def generate(weights, language: str, weights_in: str = "constants") -> str:
         for name, values, what in blocks:
             parts.append(f"static const uint {name} = {at}u;  // {what}")
             at += values.size
+        if net.is_array:
+            parts += [f"// Network array: {net.tiles[0]} x {net.tiles[1]} tiles, each with its own network; tile t's "
+                      "weights start at t * NTS_TILE_FLOATS (the offsets above are within a tile).",
+                      f"// Tiles: {ARRAY_RULE}.",
+                      f"static const uint NTS_TILE_FLOATS = {at}u;",
+                      f"static const uint NTS_TILES_X = {net.tiles[0]}u;", f"static const uint NTS_TILES_Y = {net.tiles[1]}u;"]
         parts.append("")
     else:
         parts += [
@@ -365,8 +401,13 @@ def generate(weights, language: str, weights_in: str = "constants") -> str:
                     "    }"]
         for l, ly in enumerate(layers):
             act_fn = "nts_output_activation" if l == last else "nts_hidden_activation"
-            body.append(_layer_code(l, ly.inputs, ly.outputs, ly.biases is not None, act_fn))
+            body.append(_layer_code(l, ly.inputs, ly.outputs, ly.biases is not None, act_fn,
+                                    "base + " if net.is_array else ""))
         body.append(f"    return float3(x{last + 1}[0], x{last + 1}[1], x{last + 1}[2]);")
+        if net.is_array:
+            parts.append("// The network whose weights start at nts_weights[base], at the uv it sees.\n"
+                         "float3 nts_network(uint base, float2 uv)\n{\n" + "\n".join(body) + "\n}\n")
+            body = _array_body(net)
     else:
         body = [f"    float4 x0[{chunks}];"]
         if feature is not None:

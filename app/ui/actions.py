@@ -108,7 +108,11 @@ def set_architecture(state: AppState, *, encoding: dict | None = None, network: 
             cfg = encoding if "otype" in encoding else {**p.encoding.to_config(), **encoding}
             p = replace(p, encoding=encoding_from_config(cfg))
         if network is not None:
-            p = replace(p, network=NetworkConfig.from_config({**p.network.to_config(), **network}))
+            cfg = {**p.network.to_config(), **network}
+            if cfg["otype"] != p.network.otype:  # keep what the other network type also reads
+                kept = {s.name for s in settings_of(NetworkConfig, "array" if cfg["otype"] == "array" else "MLP")}
+                cfg = {k: v for k, v in cfg.items() if k in kept or k == "otype"}
+            p = replace(p, network=NetworkConfig.from_config(cfg))
     except StudioError as err:
         state.report(str(err), error=True)
         return
@@ -263,7 +267,11 @@ def describe_network(preset: Preset) -> str:
     enc, net = preset.encoding, preset.network
     params = ", ".join(f"{k} {v}" for k, v in enc.to_config().items() if k != "otype")
     encoding = f"{enc.otype} ({params})" if params else enc.otype
-    return (f"{encoding} -> {net.n_hidden_layers} x {net.n_neurons} {net.activation} -> "
+    tiles = ""
+    if net.is_array:
+        options = ", ".join(name for name, on in (("blended", net.blend), ("local uv", net.local_uv)) if on)
+        tiles = f"{net.tiles[0]} x {net.tiles[1]} tiles{f' ({options})' if options else ''} of "
+    return (f"{encoding} -> {tiles}{net.n_hidden_layers} x {net.n_neurons} {net.activation} -> "
             f"{net.output_activation}, {net.precision}{'' if net.bias else ', no bias'}")
 
 

@@ -5,7 +5,7 @@ from imgui_bundle import imgui
 
 from ..activations import ACTIVATIONS
 from ..encodings import ENCODINGS
-from ..network import PRECISIONS, NetworkConfig
+from ..network import MAX_TILES, NETWORK_OTYPES, PRECISIONS, NetworkConfig
 from ..registry import settings_of
 from . import actions
 from .state import AppState
@@ -66,6 +66,20 @@ def _gui_architecture(state: AppState) -> None:
         actions.set_architecture(state, network=changes)
 
     declared = {s.name: s for s in settings_of(NetworkConfig)}
+    chosen = combo("network type", net.otype, list(NETWORK_OTYPES))
+    if chosen:
+        set_net(otype=chosen)
+    tooltip("MLP: one network for the whole texture; array: one small network per tile (tinn)")
+    if net.is_array:
+        tx, ty = net.tiles
+        committed_int(state, "tiles x", tx, 1, MAX_TILES, lambda v: set_net(tiles=[v, ty]))
+        committed_int(state, "tiles y", ty, 1, MAX_TILES, lambda v: set_net(tiles=[tx, v]))
+        tooltip(declared["tiles"].doc)
+        for key in ("blend", "local_uv"):
+            changed, value = imgui.checkbox(key.replace("_", " "), getattr(net, key))
+            if changed:
+                set_net(**{key: value})
+            tooltip(declared[key].doc)
     for key in ("n_neurons", "n_hidden_layers"):  # ranges as the preset's declaration says
         s = declared[key]
         committed_int(state, s.doc, getattr(net, key), s.lo, s.hi, (lambda k: lambda v: set_net(**{k: v}))(key))
@@ -100,4 +114,9 @@ def _gui_build_status(state: AppState) -> None:
     elif state.build_request is not None:
         imgui.text_colored(INFO_COLOR, "compile queued...")
     elif state.trainer is not None:
-        imgui.text_colored(DIM_COLOR, f"{state.trainer.parameter_count:,} parameters")
+        tr = state.trainer
+        text = f"{tr.parameter_count:,} parameters"
+        if tr.network.is_array:
+            tx, ty = tr.network.tiles
+            text += f": {tx} x {ty} tiles of {tr.layout.tile_parameter_count:,}"
+        imgui.text_colored(DIM_COLOR, text)

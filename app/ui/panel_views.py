@@ -1,8 +1,10 @@
 """Reference, prediction and loss views: fitted to the window, one shared zoom and pan, pixel readout."""
 from __future__ import annotations
 
+import numpy as np
 from imgui_bundle import imgui
 
+from ..tiles import tile_psnr
 from .gl_texture import GlImage, to_rgba8
 from .state import VIEW_NAMES, AppState, ViewSettings
 from .widgets import DIM_COLOR, combo, gui_message, tooltip
@@ -69,6 +71,11 @@ def _gui_toolbar(state: AppState) -> None:
         view.max_side = int(chosen)
         state.render_requested = True
     tooltip("long side of the rendered views (the texture's own size if smaller)")
+    tr = state.trainer
+    if tr is not None and tr.network.is_array:
+        imgui.same_line()
+        _, view.tile_psnr = imgui.checkbox("tile PSNR", view.tile_psnr)
+        tooltip("network arrays: each tile's PSNR over the loss view (red: low, green: high)")
     imgui.same_line()
     if imgui.button("Fit"):
         view.zoom, view.center = 1.0, (0.5, 0.5)
@@ -111,8 +118,42 @@ def _gui_image(state: AppState, name: str, size: tuple[float, float]) -> None:
     uv0, uv1 = visible_uv(state.view)
     pos = imgui.get_cursor_screen_pos()
     imgui.image(state.gl_images[name].ref(), size, uv0, uv1)
+    tr = state.trainer
+    if name == "loss" and state.view.tile_psnr and tr is not None and tr.network.is_array:
+        _tile_psnr_overlay(state, pos, size, uv0, uv1)
     imgui.set_cursor_screen_pos(pos)
     view_interaction(state.view, f"##view_{name}", size, state.images.size)
+
+
+def _tile_psnr_overlay(state: AppState, pos, size, uv0, uv1) -> None:
+    """Each tile of the network array tinted by its PSNR (views of the current images), with the value."""
+    images = state.images
+    tiles = state.trainer.network.tiles
+    key = (images.serial, tiles)
+    if state.tile_psnr_cache[0] != key:
+        state.tile_psnr_cache = (key, tile_psnr(images.arrays["prediction"], images.arrays["reference"], tiles))
+    values = state.tile_psnr_cache[1]
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return
+    lo, hi = float(finite.min()), float(finite.max())
+    draw = imgui.get_window_draw_list()
+    draw.push_clip_rect(pos, imgui.ImVec2(pos.x + size[0], pos.y + size[1]), True)
+    sx, sy = size[0] / (uv1[0] - uv0[0]), size[1] / (uv1[1] - uv0[1])
+    for ty in range(tiles[1]):
+        for tx in range(tiles[0]):
+            value = values[ty, tx]
+            if not np.isfinite(value):
+                continue
+            t = (value - lo) / (hi - lo) if hi > lo else 1.0
+            a = imgui.ImVec2(pos.x + (tx / tiles[0] - uv0[0]) * sx, pos.y + (ty / tiles[1] - uv0[1]) * sy)
+            b = imgui.ImVec2(pos.x + ((tx + 1) / tiles[0] - uv0[0]) * sx, pos.y + ((ty + 1) / tiles[1] - uv0[1]) * sy)
+            draw.add_rect_filled(a, b, imgui.color_convert_float4_to_u32(imgui.ImVec4(1 - t, t, 0.15, 0.45)))
+            label = f"{value:.1f}"
+            text = imgui.calc_text_size(label)
+            if b.x - a.x > text.x + 2:
+                draw.add_text(imgui.ImVec2((a.x + b.x - text.x) / 2, (a.y + b.y - text.y) / 2), 0xFFFFFFFF, label)
+    draw.pop_clip_rect()
 
 
 def view_interaction(view: ViewSettings, item_id: str, size: tuple[float, float], image_size: tuple[int, int]) -> None:

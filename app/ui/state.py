@@ -88,6 +88,7 @@ class ViewSettings:
     diff_scale: float = 4.0      # "difference xN" of the loss view
     max_side: int = 256          # view resolution: the texture scaled down to this long side
     hover: tuple[int, int] | None = None       # view pixel under the cursor
+    tile_psnr: bool = False      # network arrays: per-tile PSNR as a heat map over the loss view
 
 
 @dataclass
@@ -192,6 +193,7 @@ class AppState:
     edits: dict = field(default_factory=dict)        # slider values being dragged, committed on release
     dialogs: dict = field(default_factory=dict)      # name -> FileBrowser
     gl_images: dict = field(default_factory=dict)    # view name -> gl_texture.GlImage
+    tile_psnr_cache: tuple = (None, None)             # ((images serial, tiles), per-tile PSNR) of the heat map
     popups_to_open: list[str] = field(default_factory=list)
     quality: object | None = None                    # panel_quality.QualityPanel: codec curves, metrics, search
     runs: object | None = None                       # run_tracking.WindowRuns: the experiment log

@@ -4,13 +4,18 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from ..losses import LOSSES
-from ..optimizers import OPTIMIZERS
+from ..optimizers import OPTIMIZERS, OptimizerConfig
+from ..preset import TrainingConfig
+from ..registry import settings_of
 from ..sampling import SAMPLINGS
 from . import actions
 from .state import AppState
 from .widgets import DIM_COLOR, combo, committed_float, committed_int, tooltip
 
-BATCH_SIZES = [256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
+# Ranges as the preset's declarations give them (a logarithmic slider cannot reach 0: it starts at 1e-6).
+LEARNING_RATE = next(s for s in settings_of(OptimizerConfig) if s.name == "learning_rate")
+BATCH = next(s for s in settings_of(TrainingConfig) if s.name == "batch_size")
+BATCH_SIZES = [1 << k for k in range(BATCH.lo.bit_length() - 1, BATCH.hi.bit_length())]  # powers of two
 
 
 def gui_training(state: AppState) -> None:
@@ -35,8 +40,10 @@ def gui_training(state: AppState) -> None:
     imgui.text_colored(DIM_COLOR, f"seed {state.preset.training.seed}")
 
     opt = state.preset.optimizer
-    changed, lr = imgui.slider_float("learning rate", opt.learning_rate, 1e-5, 1e-1, "%.2e",
+    changed, lr = imgui.slider_float("learning rate", opt.learning_rate, max(LEARNING_RATE.lo, 1e-6),
+                                     LEARNING_RATE.hi, "%.2e",
                                      imgui.SliderFlags_.logarithmic | imgui.SliderFlags_.always_clamp)
+    tooltip(LEARNING_RATE.doc)
     if changed and lr > 0:
         actions.set_live(state, optimizer_params={"learning_rate": float(f"{lr:.3g}")})
     chosen = combo("optimizer", opt.otype, OPTIMIZERS.names())
@@ -67,7 +74,7 @@ def gui_training(state: AppState) -> None:
     chosen = combo("batch size", str(batch), [str(b) for b in sizes])
     if chosen:
         actions.set_live(state, batch_size=int(chosen))
-    tooltip("samples per training step")
+    tooltip(BATCH.doc)
     chosen = combo("sampling", state.preset.training.sampling, list(SAMPLINGS))
     if chosen:
         actions.set_live(state, sampling=chosen)

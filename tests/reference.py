@@ -402,3 +402,18 @@ def array_gradients(tile_layers, parts, dy, hidden_act, out_act, alpha):
             g = backward(layers, cache, dy[rows] * w[rows, None], hidden_act, out_act, alpha)
             grads[t] = [(a[0] + c[0], None if a[1] is None else a[1] + c[1]) for a, c in zip(grads[t], g)]
     return grads
+
+
+def assert_steps_match(trainer, opt, numpy_step, steps: int = 4, rtol: float = 2e-5, atol: float = 1e-6) -> None:
+    """Trains ``steps`` steps with ``opt`` from fresh weights; after each, the weights must equal
+    ``numpy_step(w, g, state, step) -> (w, state)`` applied to the gradients the trainer computed."""
+    trainer.optimizer = opt
+    trainer.reset()
+    w = trainer.parameters().astype(np.float64)
+    state = (np.zeros_like(w), np.zeros_like(w))
+    for step in range(1, steps + 1):
+        g = trainer.gradients()
+        trainer.train(1)
+        w, state = numpy_step(w, g, state, step)
+        np.testing.assert_allclose(trainer.parameters(), w, rtol=rtol, atol=atol, err_msg=f"{opt} step {step}")
+

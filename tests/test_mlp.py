@@ -111,15 +111,7 @@ def test_optimizer_steps_match_numpy(device, small_image):
     encoding, net = CASES["relu-none-f32-w16"]
     trainer = make_trainer(device, small_image, encoding, net)
     for opt in OPTIMIZER_CASES:
-        trainer.optimizer = opt
-        trainer.reset()
-        w = trainer.parameters().astype(np.float64)
-        state = (np.zeros_like(w), np.zeros_like(w))
-        for step in range(1, 5):
-            g = trainer.gradients()
-            trainer.train(1)
-            w, state = ref.optimizer_step(opt, w, g, state, step)
-            np.testing.assert_allclose(trainer.parameters(), w, rtol=2e-5, atol=1e-6, err_msg=str(opt))
+        ref.assert_steps_match(trainer, opt, lambda w, g, state, step: ref.optimizer_step(opt, w, g, state, step))
 
 
 MUON_CASES = [
@@ -135,16 +127,9 @@ def test_muon_steps_match_numpy(device, small_image, case):
     encoding, net = CASES[case]
     trainer = make_trainer(device, small_image, encoding, net)
     for opt in MUON_CASES:
-        trainer.optimizer = opt
-        trainer.reset()
-        w = trainer.parameters().astype(np.float64)
-        state = (np.zeros_like(w), np.zeros_like(w))
-        for step in range(1, 5):
-            g = trainer.gradients()
-            trainer.train(1)
-            w, state = ref.muon_step(opt, trainer.layout, w, g, state, step)
-            # float32 on the GPU; Newton-Schulz amplifies rounding of small singular values (slope 3.4 at 0)
-            np.testing.assert_allclose(trainer.parameters(), w, rtol=1e-4, atol=2e-5, err_msg=f"{opt} step {step}")
+        # float32 on the GPU; Newton-Schulz amplifies rounding of small singular values (slope 3.4 at 0)
+        ref.assert_steps_match(trainer, opt, lambda w, g, state, step: ref.muon_step(opt, trainer.layout, w, g, state,
+                                                                                     step), rtol=1e-4, atol=2e-5)
 
 
 def test_muon_skips_non_finite_steps_and_removes_the_loss_scale(device, small_image):

@@ -71,15 +71,7 @@ def test_optimizer_updates_every_tile_like_numpy(device, small_image):
     1 - pow(beta2, t) on lavapipe is off by ~1e-4 relative, 6e-7 per step here.)"""
     trainer = make_trainer(device, small_image, "plain", 1000)
     for opt in (OptimizerConfig("sgd", 0.5, momentum=0.9, l2_reg=1e-3), OptimizerConfig("adam", 1e-2, 0.9, 0.99, 1e-8)):
-        trainer.optimizer = opt
-        trainer.reset()
-        w = trainer.parameters().astype(np.float64)
-        state = (np.zeros_like(w), np.zeros_like(w))
-        for step in range(1, 5):
-            g = trainer.gradients()
-            trainer.train(1)
-            w, state = ref.optimizer_step(opt, w, g, state, step)
-            np.testing.assert_allclose(trainer.parameters(), w, rtol=2e-5, atol=1e-6, err_msg=str(opt))
+        ref.assert_steps_match(trainer, opt, lambda w, g, state, step: ref.optimizer_step(opt, w, g, state, step))
 
 
 @pytest.mark.parametrize("kind", ["plain", "blend"])

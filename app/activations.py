@@ -1,11 +1,11 @@
-"""Activation functions: names and the ids shaders/common.slang switches on."""
+"""Activation functions: names and the ids shaders/activations.slang switches on."""
 from __future__ import annotations
 
 from .errors import StudioError
 from .jsonfile import shown
 from .registry import normalise_name
 
-# name -> id in shaders/common.slang (ACT_*)
+# name -> id in shaders/activations.slang (ACT_*)
 ACTIVATIONS = {"none": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4, "exp": 5, "exp2": 6, "softplus": 7,
                "silu": 8, "sine": 9}
 # Activations whose derivative cannot be computed from their output alone: networks using them also

@@ -1,4 +1,4 @@
-"""Loss functions (their GPU code is in shaders/common.slang, LOSS_*)."""
+"""Loss functions (their GPU code is shaders/losses.slang, LOSS_*)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""Where a training step's samples fall (shaders/common.slang ``sample_uv``).
+"""Where a training step's samples fall (shaders/sampling.slang ``sample_uv``).
 
 uniform: independent random uvs every step. stratified (jittered, as Dr.Jit's neural texture example
 samples): a grid of cells covers the texture, each sample is one jittered point in one cell, and the
@@ -36,6 +36,6 @@ def stratified_grid(texture_size: tuple[int, int], batch: int) -> tuple[int, int
 
 
 def sampling_params(name: str, texture_size: tuple[int, int], batch: int) -> dict:
-    """The SamplingParams struct of shaders/common.slang."""
+    """The SamplingParams struct of shaders/sampling.slang."""
     gx, gy, steps = stratified_grid(tuple(texture_size), batch) if name == "stratified" else (1, 1, 1)
     return {"kind": SAMPLINGS[name], "grid_x": gx, "grid_y": gy, "steps_per_epoch": steps, "batch": batch}

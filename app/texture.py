@@ -8,7 +8,7 @@ import numpy as np
 from .errors import StudioError
 from .jsonfile import shown
 
-# name -> id in shaders/common.slang (TRANSFORM_*)
+# name -> id in shaders/texture.slang (TRANSFORM_*)
 TRANSFORMS = {"none": 0, "flip": 1, "zoom": 2}
 MAX_TEXTURE_SIDE = 8192
 

@@ -62,7 +62,7 @@ def write_preset(tmp_path, data):
 def test_preset_errors_name_the_problem(tmp_path):
     with pytest.raises(StudioError, match=r"network: unknown key\(s\) n_neuron"):
         load_preset(write_preset(tmp_path, {"network": {"n_neuron": 64}}))
-    with pytest.raises(StudioError, match=r"network.n_neurons = 512 is out of range \[16, 128\]"):
+    with pytest.raises(StudioError, match=r"network.n_neurons = 512 is out of range \[4, 128\]"):
         load_preset(write_preset(tmp_path, {"network": {"n_neurons": 512}}))
     with pytest.raises(StudioError, match=r"network.n_hidden_layers must be an integer, not '4'"):
         load_preset(write_preset(tmp_path, {"network": {"n_hidden_layers": "4"}}))

@@ -253,3 +253,24 @@ def test_tile_psnr():
     np.testing.assert_allclose(values[0, 0], 20.0)
     np.testing.assert_allclose(values[1, 1], 10 * np.log10(4))
     assert values[0, 1] > 100 and values[1, 0] > 100
+
+
+def test_hlsl_export_reproduces_infer(device, trained, tmp_path):
+    """The HLSL file (Slang compiles it here) through its example entry point, blended array."""
+    import slangpy as spy
+    from app.formats import export_weights
+    weights = trained["blend"]
+    source, weights_bin = export_weights(weights, "hlsl", tmp_path / "blend.hlsl")
+    values = np.frombuffer(weights_bin.read_bytes(), "<f4").copy()
+    buf = device.create_buffer(element_count=values.size, struct_size=4, usage=spy.BufferUsage.shader_resource,
+                               data=values)
+    session = device.create_slang_session(compiler_options={"defines": {"NTS_EXAMPLE_ENTRY": "1"}})
+    module = session.load_module_from_source("nts_array_hlsl", source.read_text(), str(source))
+    kernel = device.create_compute_kernel(session.link_program([module], [module.entry_point("nts_render")]))
+    w, h = 40, 24
+    tex = device.create_texture(format=spy.Format.rgba32_float, width=w, height=h,
+                                usage=spy.TextureUsage.unordered_access | spy.TextureUsage.shader_resource)
+    kernel.dispatch(thread_count=[w, h, 1], vars={"nts_output": tex, "nts_weights": buf})
+    device.wait_for_idle()
+    got = tex.to_numpy()[:, :, :3].reshape(-1, 3)
+    np.testing.assert_allclose(got, infer(device, weights), atol=1e-5, rtol=1e-4)

@@ -210,7 +210,7 @@ class HashGridEncoding(TableEncoding):
         return {**self.table_defines(),
                 "NTS_HG_LEVELS": str(self.n_levels), "NTS_HG_FEATURES": str(self.n_features_per_level),
                 "NTS_HG_SCALE": join("scale"), "NTS_HG_RES": join("resolution"), "NTS_HG_SIZE": join("size"),
-                "NTS_HG_OFFSET": join("offset")}
+                "NTS_HG_OFFSET": join("offset"), "NTS_HG_DENSE": ", ".join(str(int(v["dense"])) for v in levels)}
 
 
 @ENCODINGS.register("permuto", "Permuto", "PermutoEncoding")

@@ -203,3 +203,17 @@ def test_window_exports_large_tables_in_buffer_mode(tmp_path, monkeypatch):
     assert "static const uint NTS_T = " in (tmp_path / "p.hlsl").read_text()
     assert messages == ["exported hlsl: p.hlsl, p.hlsl.weights.bin (the encoding's table is too large for "
                         "constants: weights in the .weights.bin buffer)"]
+
+
+def test_dense_levels_are_decided_once_without_overflow():
+    """Whether a level is indexed densely is decided in Python and emitted (NTS_HG_DENSE): the shaders'
+    former r^2 <= size in uint32 called a level of r = 65536 (r^2 = 2^32 wraps to 0) dense."""
+    grid = encoding_from_config({"otype": "hash_grid", "n_levels": 4, "log2_hashmap_size": 16,
+                                 "base_resolution": 256, "per_level_scale": 4.0})
+    levels = grid.levels()
+    assert [level["resolution"] for level in levels] == [256, 1024, 4096, 16384]
+    assert [level["dense"] for level in levels] == [True, False, False, False]
+    assert grid.defines()["NTS_HG_DENSE"] == "1, 0, 0, 0"
+    top = encoding_from_config({"otype": "hash_grid", "n_levels": 3, "base_resolution": 4096, "per_level_scale": 4.0})
+    assert [level["resolution"] for level in top.levels()] == [4096, 16384, 65536]
+    assert top.defines()["NTS_HG_DENSE"] == "0, 0, 0"

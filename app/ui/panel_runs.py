@@ -24,7 +24,7 @@ from .widgets import DIM_COLOR, INFO_COLOR, gui_message, human_bytes, human_seco
 # (header, key of a run's summary for sorting)
 COLUMNS = (("#", "id"), ("texture", "texture"), ("preset (encoding)", "preset"), ("parameters", "parameters"),
            ("bits/pixel", "bits_per_pixel"), ("steps", "steps"), ("time", "seconds"), ("PSNR", "psnr"),
-           ("SSIM", "ssim"), ("FLIP", "flip"), ("status", "status"))
+           ("status", "status"))  # SSIM/FLIP: in the run's tooltip (two more columns overflowed the panel)
 REFRESH_S = 2.0
 COMPARE_WINDOW = "Compare"
 
@@ -52,7 +52,7 @@ def gui_runs(state: AppState) -> None:
     if runs is None or runs.log is None:
         imgui.text_colored(DIM_COLOR, "no experiment log (see the message in the status bar); runs are not recorded")
         return
-    gui_message(state)
+    gui_message(state, keep_line=True)  # rows stay put when a note fades (a click was lost there)
     changed, runs.this_texture_only = imgui.checkbox("this texture only", runs.this_texture_only)
     if changed:
         runs.revision += 1
@@ -89,14 +89,14 @@ def _gui_table(state: AppState, rows: list[dict]) -> None:
         label = f"{r['id']}{' *' if live else ''}###run{r['id']}"
         if imgui.selectable(label, selected, imgui.SelectableFlags_.span_all_columns)[0]:
             _select(runs, r["id"], imgui.get_io().key_ctrl)
-        if r["note"]:
-            tooltip(r["note"])
+        quality = "" if r["ssim"] is None else f"SSIM {r['ssim']:.4f}, FLIP {r['flip']:.4f}"
+        if r["note"] or quality:
+            tooltip("\n".join(t for t in (r["note"], quality) if t))
         steps, seconds, psnr = ((tr.step, tr.train_seconds, state.history.psnr.last()) if live
                                 else (r["steps"], r["seconds"], r["psnr"]))
         cells = (Path(r["texture"]).name or "(generated)", f"{r['preset']} ({r['encoding']})",
                  f"{r['parameters']:,}", f"{r['bits_per_pixel']:.2f}", f"{steps:,}", human_seconds(seconds),
                  "-" if psnr is None or not np.isfinite(psnr) else f"{psnr:.2f} dB",
-                 "-" if r["ssim"] is None else f"{r['ssim']:.4f}", "-" if r["flip"] is None else f"{r['flip']:.4f}",
                  "training now" if live and state.training else r["status"])
         for cell in cells:
             imgui.table_next_column()

@@ -63,13 +63,14 @@ def tooltip(text: str) -> None:
         imgui.set_tooltip(text)
 
 
-def gui_message(state: AppState) -> None:
-    """The latest message: errors stay until dismissed, notes fade after a while."""
+def gui_message(state: AppState, keep_line: bool = False) -> None:
+    """The latest message: errors stay until dismissed, notes fade after a while. ``keep_line``: an empty
+    line stands in for a faded note, so that what follows does not jump up under the mouse."""
     msg = state.message
-    if msg is None:
-        return
     import time
-    if not msg.error and time.monotonic() - msg.time > 10.0:
+    if msg is None or not msg.error and time.monotonic() - msg.time > 10.0:
+        if keep_line:
+            imgui.text("")
         return
     imgui.push_text_wrap_pos(0.0)
     imgui.text_colored(ERROR_COLOR if msg.error else INFO_COLOR, msg.text)

@@ -129,6 +129,19 @@ class Preset:
         return replace(self, optimizer=OptimizerConfig.from_config({**self.optimizer.settings(), **changes}))
 
 
+def describe_architecture(preset: Preset) -> str:
+    """One line for a preset's encoding and network (the window's load dialog, the README's preset table)."""
+    enc, net = preset.encoding, preset.network
+    params = ", ".join(f"{k} {v}" for k, v in enc.to_config().items() if k != "otype")
+    encoding = f"{enc.otype} ({params})" if params else enc.otype
+    tiles = ""
+    if net.is_array:
+        options = ", ".join(name for name, on in (("blended", net.blend), ("local uv", net.local_uv)) if on)
+        tiles = f"{net.tiles[0]} x {net.tiles[1]} tiles{f' ({options})' if options else ''} of "
+    return (f"{encoding} -> {tiles}{net.n_hidden_layers} x {net.n_neurons} {net.activation} -> "
+            f"{net.output_activation}, {net.precision}{'' if net.bias else ', no bias'}")
+
+
 def available_presets() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.json"))
 

@@ -17,7 +17,7 @@ from .encodings import ENCODINGS
 from .losses import LOSSES, LossConfig
 from .network import NETWORK_OTYPES, Layout, NetworkConfig
 from .optimizers import OPTIMIZERS, OptimizerConfig
-from .preset import Preset, TrainingConfig, available_presets, load_preset
+from .preset import Preset, TrainingConfig, available_presets, describe_architecture, load_preset
 from .registry import settings_of
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -118,13 +118,7 @@ def otypes_table() -> str:
 
 def _summary(preset: Preset) -> tuple[str, str, int]:
     enc, net, opt, tr = preset.encoding, preset.network, preset.optimizer, preset.training
-    hyper = ", ".join(f"{k} {_value(v).strip('`')}" for k, v in enc.to_config().items() if k != "otype")
-    encoding = f"`{enc.otype}`" + (f" ({hyper})" if hyper else "") + f": {enc.output_dims} inputs"
-    network = (f"{net.n_hidden_layers} × {net.n_neurons} {net.activation} → {net.output_activation}, {net.precision}"
-               + ("" if net.bias else ", no biases"))
-    if net.is_array:
-        network += (f"; {net.tiles[0]} × {net.tiles[1]} tiles, one such network each"
-                    + (", blended" if net.blend else "") + (", tile-local uv" if net.local_uv else ""))
+    architecture = f"{describe_architecture(preset)}; {enc.output_dims} network inputs"
     training = f"{opt.otype} {_value(opt.learning_rate)}, {preset.loss.otype}, batch {tr.batch_size}, {tr.steps} steps"
     if opt.otype == "muon":
         training += f" (matrices; biases: adamw {_value(opt.elementwise.learning_rate)})"
@@ -135,7 +129,7 @@ def _summary(preset: Preset) -> tuple[str, str, int]:
     if net.half:
         training += "; dynamic loss scale" if tr.dynamic_loss_scale else f"; loss scale {_value(tr.loss_scale)}"
     params = Layout.of(enc.output_dims, net).parameter_count + enc.parameter_count
-    return f"{encoding} → {network}", training, params
+    return architecture, training, params
 
 
 def presets_table() -> str:

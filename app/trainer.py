@@ -114,8 +114,9 @@ class Trainer:
         this trainer's."""
         if (preset.encoding, preset.network) != (self.encoding, self.network):
             raise StudioError("a different encoding or network needs a new Trainer")
-        if self.mlp_path == "coopvec" and coopvec_supports(self.network, self.encoding, preset.optimizer):
-            raise StudioError(coopvec_supports(self.network, self.encoding, preset.optimizer))
+        refusal = coopvec_supports(self.network, self.encoding, preset.optimizer)
+        if self.mlp_path == "coopvec" and refusal:
+            raise StudioError(refusal)
         self.set_transform(preset.training.transform)
         if preset.training.batch_size != self.batch:
             self.set_batch_size(preset.training.batch_size)

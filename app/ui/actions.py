@@ -263,18 +263,6 @@ def _use_weights(state: AppState, path: Path, weights: WeightsFile, run_id: int 
                  f"training paused, Space resumes{notes}")
 
 
-def describe_network(preset: Preset) -> str:
-    enc, net = preset.encoding, preset.network
-    params = ", ".join(f"{k} {v}" for k, v in enc.to_config().items() if k != "otype")
-    encoding = f"{enc.otype} ({params})" if params else enc.otype
-    tiles = ""
-    if net.is_array:
-        options = ", ".join(name for name, on in (("blended", net.blend), ("local uv", net.local_uv)) if on)
-        tiles = f"{net.tiles[0]} x {net.tiles[1]} tiles{f' ({options})' if options else ''} of "
-    return (f"{encoding} -> {tiles}{net.n_hidden_layers} x {net.n_neurons} {net.activation} -> "
-            f"{net.output_activation}, {net.precision}{'' if net.bias else ', no bias'}")
-
-
 def export_prediction(state: AppState, path: str | Path) -> None:
     """Renders the prediction at the texture's size and writes it, without waiting on the device."""
     path = Path(path).expanduser()

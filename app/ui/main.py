@@ -12,7 +12,7 @@ import numpy as np
 from imgui_bundle import hello_imgui, imgui, immapp
 
 from ..errors import StudioError
-from ..preset import Preset, load_preset
+from ..preset import Preset, describe_architecture, load_preset
 from . import actions, engine, run_tracking
 from .display import display_problem
 from .file_browser import IMAGE_EXTENSIONS, NETWORK_EXTENSIONS, WEIGHTS_EXTENSIONS, FileBrowser, gui_file_browser
@@ -143,8 +143,8 @@ def _gui_dialogs(state: AppState) -> None:
         else:
             path, weights = state.pending_weights
             imgui.text(f"{path.name} holds a different network:")
-            imgui.bullet_text(f"file:    {actions.describe_network(weights.preset)}")
-            imgui.bullet_text(f"current: {actions.describe_network(actions.current_preset(state))}")
+            imgui.bullet_text(f"file:    {describe_architecture(weights.preset)}")
+            imgui.bullet_text(f"current: {describe_architecture(actions.current_preset(state))}")
             imgui.text("Switch to the file's network? It compiles, then shows the file's weights.")
             if imgui.button("Switch network"):
                 actions.switch_to_pending_weights(state)

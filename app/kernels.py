@@ -17,6 +17,10 @@ from .shader_ids import shader_defines
 
 # Samples per thread of the portable MLP: each broadcast weight is reused this many times.
 SAMPLES_PER_THREAD = 4
+# Batches up to this size train with one sample per thread (small_batch_train): with 4, a batch of 64 would
+# compute a whole 256-sample workgroup. lavapipe, rtxns network, ms per step (train pass + all): batch 64
+# 0.40 + 1.0 (one per thread) against 0.89 + 2.0 (four); batch 256 about equal; 1024 equal overall.
+SMALL_BATCH = 128
 # Outputs x inputs per weight-gradient task (4 or 8 each): DW_ROWS x DW_COLS sums per lane. On lavapipe
 # 8 x 8 costs least although its 64 sums spill (ms-CPU per 16k-sample step, rtxns network, medians of 4
 # alternating runs on a loaded 2-core machine): 8x8 110, 8x4 122, 4x8 135, 4x4 175.
@@ -103,6 +107,18 @@ def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layo
         "publish": ("optimizer", "publish_weights"),
         "infer": ("inference", "infer_pixels"),
     }, samples_per_thread=spt)
+
+
+@dataclass
+class SmallBatchKernels:
+    train: object
+    samples_per_thread: int
+
+
+def small_batch_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout) -> SmallBatchKernels:
+    """The training pass with one sample per thread, for batches up to SMALL_BATCH (compiled when one trains)."""
+    return _kernels(device, "small-batch", network_defines(encoding, net, layout, 1), SmallBatchKernels,
+                    {"train": ("train", "train_forward_backward")}, samples_per_thread=1)
 
 
 @dataclass

@@ -5,7 +5,7 @@ import numpy as np
 
 from . import kernels as _kernels
 from . import tiles
-from .kernels import muon_kernels, network_kernels
+from .kernels import muon_kernels, network_kernels, small_batch_kernels
 from .network import Layout
 from .step_passes import PassSpec
 
@@ -51,7 +51,11 @@ class PortableMLP:
         return self.device.create_buffer(size=float4s * self._float4_bytes, format=self._format, usage=self._usage)
 
     def _floats(self, n: int, zero: bool = False):
-        return self.device.create_buffer(element_count=n, struct_size=4, usage=self._usage,
+        """n float32 (rounded up to a multiple of 4), readable as floats and as typed float4 (the fast reads
+        and writes of weight_gradients and optimizer_step)."""
+        import slangpy as spy
+        n = (n + 3) // 4 * 4
+        return self.device.create_buffer(size=n * 4, format=spy.Format.rgba32_float, usage=self._usage,
                                          data=np.zeros(n, np.float32) if zero else None)
 
     # ---- parameters ----
@@ -66,7 +70,7 @@ class PortableMLP:
         self.device.submit_command_buffer(enc.finish())
 
     def parameters(self) -> np.ndarray:
-        return self.layout.unpack(self.master.to_numpy().view(np.float32))
+        return self.layout.unpack(self.master.to_numpy().view(np.float32).reshape(-1))
 
     def _optimizer_units(self) -> int:
         lay = self.layout
@@ -75,7 +79,12 @@ class PortableMLP:
     # ---- training ----
     def set_batch_size(self, batch: int) -> None:
         import slangpy as spy
-        group = self.group
+        # A single network's small batch trains one sample per thread (kernels.SMALL_BATCH); a network array's
+        # workgroup regions and the inference pass keep self.group.
+        small = batch <= _kernels.SMALL_BATCH and self.layout.tiles == 1
+        self._train_kernels = small_batch_kernels(self.device, self.encoding, self.network, self.layout) \
+            if small else self.kernels
+        group = 64 * self._train_kernels.samples_per_thread
         stride = (batch + group - 1) // group * group
         if stride == self._stride:
             return
@@ -111,7 +120,7 @@ class PortableMLP:
         which sums the partials. ``pass_args``: the training pass's arguments; ``opt``: OptimizerParams;
         ``muon``: Muon's OptimizerParams, which then steps the weight matrices first (``opt`` the biases)."""
         k, floats = self.kernels, self.layout.tile_padded_floats
-        train = PassSpec(k.train, self._stride // self.spt, {
+        train = PassSpec(self._train_kernels.train, self._stride // self._train_kernels.samples_per_thread, {
             "wf": self.wf, "wt": self.wt, "records": self.records, "sample_loss": self.sample_loss,
             "stride": self._stride, "state": state, **pass_args}, shader_vars)
         gradients = PassSpec(k.weight_gradients, self._gradient_threads() + encoding_count, {

@@ -81,6 +81,24 @@ def test_bound_passes_equal_marshalled_dispatches_bit_for_bit(device, image):
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
+def test_small_batches_train_one_sample_per_thread_with_identical_results(device, image, monkeypatch):
+    """A batch up to kernels.SMALL_BATCH trains with the one-sample-per-thread pass (a stride of 128 records
+    for a batch of 100); with four samples per thread (a 256-record stride, 156 padding samples) a float32
+    run gives identical weights."""
+    from dataclasses import replace
+    import app.kernels as kernels
+    preset = small_rtxns().with_training(batch_size=100)
+    preset = replace(preset, network=replace(preset.network, precision="float32"))
+    runs = []
+    for small_batch in (kernels.SMALL_BATCH, 0):
+        monkeypatch.setattr(kernels, "SMALL_BATCH", small_batch)
+        trainer = Trainer(device, image, preset, seed=3)
+        trainer.train(4)
+        runs.append((trainer.parameters(), trainer.mlp.records.size))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] * 2 == runs[1][1]  # the small pass really ran with its 128-record stride
+
+
 def test_large_images_upload_in_bands_and_evaluate_in_tiles(device, image, monkeypatch):
     """The target is uploaded in bands of rows and full-resolution results come from tiles: both give
     exactly what one piece would (a 37 x 53 image in 5-row bands and 16-pixel tiles)."""

@@ -222,6 +222,7 @@ def cmd_train(args) -> int:
         trainer.set_parameters(init.parameters)
     steps = preset.training.steps
     h, w = image.shape[:2]
+    del image  # the texture holds it now (an 8192^2 float image is 0.8 GB of host memory)
     print(f"training {preset.name} on {Path(args.texture).name} ({w}x{h}, transform {trainer.transform}) "
           f"with {trainer.layout.parameter_count} parameters{_tiles_note(trainer.network, trainer.layout)}, "
           f"batch {trainer.batch}, {steps} steps, "
@@ -245,7 +246,7 @@ def cmd_train(args) -> int:
         psnr, views = trainer.evaluate(images=("prediction", "reference"))
         quality = measure(views["reference"], views["prediction"])
     else:  # full-resolution PSNR (and preview); SSIM and FLIP on a bounded view
-        psnr, views = trainer.evaluate(images=("prediction",) if args.preview else ())
+        psnr, views = trainer.evaluate(images=("prediction",) if args.preview else (), eight_bit=True)
         _, small = trainer.evaluate(qsize, images=("prediction", "reference"))
         q = measure(small["reference"], small["prediction"])
         quality = Quality(psnr, q.ssim, q.flip)
@@ -330,7 +331,7 @@ def _train_to_target(args, device, image, preset, target: float) -> int:
     if args.preview:
         trainer = Trainer(device, image, best.preset, mlp_path=args.mlp)
         trainer.set_parameters(best.parameters)
-        save_image(args.preview, trainer.prediction())
+        save_image(args.preview, trainer.prediction(eight_bit=True))
         print(f"wrote preview {args.preview}", file=sys.stderr)
     rate = best.samples / best.seconds if best.seconds > 0 else 0.0
     print(f"psnr={best.quality.psnr:.2f} samples_per_s={rate:.0f} steps={best.steps} seconds={best.seconds:.2f} "
@@ -406,7 +407,7 @@ def cmd_infer(args) -> int:
     check_device_request(device, weights.preset, args.mlp, views=(tuple(size),))
     trainer = Trainer(device, None, weights.preset, mlp_path=args.mlp)
     trainer.set_parameters(weights.parameters)
-    save_image(args.out, trainer.prediction(tuple(size)))
+    save_image(args.out, trainer.prediction(tuple(size), eight_bit=True))
     print(f"wrote {args.out} ({size[0]}x{size[1]})", file=sys.stderr)
     return 0
 

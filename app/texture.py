@@ -96,13 +96,20 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def to_8bit(rgb: np.ndarray) -> np.ndarray:
+    """Float RGB in [0,1] (clamped) to uint8, rounded to nearest; in bands of rows, since the float
+    temporaries of a whole 8192^2 image would be GBs."""
+    data = np.empty((*rgb.shape[:2], 3), np.uint8)
+    for y in range(0, rgb.shape[0], 256):
+        data[y:y + 256] = (np.clip(rgb[y:y + 256, :, :3], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return data
+
+
 def save_image(path: str | Path, rgb: np.ndarray) -> None:
-    """Writes float RGB in [0,1] as an 8-bit image, atomically (temp file + rename)."""
+    """Writes RGB as an 8-bit image, atomically (temp file + rename): float in [0,1], or uint8 as it is."""
     import imageio.v3 as iio
     from .atomic import atomic_write
-    data = np.empty((*rgb.shape[:2], 3), np.uint8)
-    for y in range(0, rgb.shape[0], 256):  # in bands: the float temporaries of a whole 8192^2 image are GBs
-        data[y:y + 256] = (np.clip(rgb[y:y + 256, :, :3], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    data = rgb[:, :, :3] if rgb.dtype == np.uint8 else to_8bit(rgb)
     ext = Path(path).suffix.lower() or ".png"
     try:
         encoded = iio.imwrite("<bytes>", data, extension=ext)

@@ -310,9 +310,11 @@ class Trainer:
         self.device.wait_for_idle()
         return views
 
-    def evaluate(self, size: tuple[int, int] | None = None, images: tuple[str, ...] = ()) -> tuple[float, dict]:
-        """PSNR at ``size`` (default: the texture's) and the requested views as float32 RGB (Views.evaluate)."""
-        return self.views.evaluate(self, size, images)
+    def evaluate(self, size: tuple[int, int] | None = None, images: tuple[str, ...] = (),
+                 eight_bit: bool = False) -> tuple[float, dict]:
+        """PSNR at ``size`` (default: the texture's) and the requested views as float32 RGB, or uint8 with
+        ``eight_bit`` (Views.evaluate)."""
+        return self.views.evaluate(self, size, images, eight_bit)
 
     def psnr(self, size: tuple[int, int] | None = None) -> float:
         """PSNR (dB) of the prediction (clamped to [0,1]) against the transformed reference."""
@@ -328,9 +330,9 @@ class Trainer:
         scale = min(1.0, PROGRESS_SIDE / max(w, h))
         return max(1, round(w * scale)), max(1, round(h * scale))
 
-    def prediction(self, size: tuple[int, int] | None = None) -> np.ndarray:
-        """The network's image as float32 RGB (H, W, 3), unclamped."""
-        return self.evaluate(size, ("prediction",))[1]["prediction"]
+    def prediction(self, size: tuple[int, int] | None = None, eight_bit: bool = False) -> np.ndarray:
+        """The network's image as float32 RGB (H, W, 3), unclamped, or as an image file's uint8 RGB."""
+        return self.evaluate(size, ("prediction",), eight_bit)[1]["prediction"]
 
     def reference(self, size: tuple[int, int] | None = None) -> np.ndarray:
         return self.evaluate(size, ("reference",))[1]["reference"]

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .kernels import view_kernels
-from .texture import transform_id
+from .texture import to_8bit, transform_id
 
 IMAGES = ("prediction", "reference", "loss")
 TILE = 1024              # pixels per side of a full-resolution evaluation's tiles
@@ -65,12 +65,15 @@ class Views:
         return views
 
     def evaluate(self, trainer, size: tuple[int, int] | None = None,
-                 images: tuple[str, ...] = ()) -> tuple[float, dict]:
+                 images: tuple[str, ...] = (), eight_bit: bool = False) -> tuple[float, dict]:
         """PSNR (dB) of the prediction (clamped to [0,1]) against the transformed reference at ``size``
         (default: the texture's), and the requested views ("prediction", "reference") as float32 RGB
-        (H, W, 3). Rendered in tiles of at most TILE x TILE pixels, so GPU memory stays bounded at any size."""
+        (H, W, 3), or with ``eight_bit`` as the uint8 RGB an image file stores (a quarter of the memory:
+        an 8192^2 preview). Rendered in tiles of at most TILE x TILE pixels, so GPU memory stays bounded
+        at any size."""
         w, h = tuple(size or trainer.image_size)
-        out = {name: np.empty((h, w, 3), np.float32) for name in images}
+        out = {name: np.empty((h, w, 3), np.uint8 if eight_bit else np.float32) for name in images}
+        convert = to_8bit if eight_bit else (lambda rgb: rgb)
         squared = 0.0
         for y0 in range(0, h, TILE):
             for x0 in range(0, w, TILE):
@@ -78,7 +81,7 @@ class Views:
                 views = trainer.render((w, h), tile=tile)
                 squared += float(views["row_sums"].to_numpy().view(np.float32)[:tile[3]].astype(np.float64).sum())
                 for name, image in out.items():
-                    image[y0:y0 + tile[3], x0:x0 + tile[2]] = views[name].to_numpy()[:tile[3], :tile[2], :3]
+                    image[y0:y0 + tile[3], x0:x0 + tile[2]] = convert(views[name].to_numpy()[:tile[3], :tile[2], :3])
         return psnr_from_mse(squared / (w * h * 3)), out
 
 

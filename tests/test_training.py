@@ -116,6 +116,8 @@ def test_large_images_upload_in_bands_and_evaluate_in_tiles(device, image, monke
     psnr, views = banded.evaluate(images=("prediction",))
     np.testing.assert_array_equal(views["prediction"], whole[1]["prediction"])
     assert abs(psnr - whole[0]) < 1e-6
+    from app.texture import to_8bit  # previews convert tile by tile to what the file stores
+    np.testing.assert_array_equal(banded.prediction(eight_bit=True), to_8bit(whole[1]["prediction"]))
 
 
 def test_view_readback_equals_the_views(device, image):

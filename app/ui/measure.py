@@ -11,6 +11,34 @@ import json
 import time
 
 
+def thread_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds of each of this process's threads, by thread id: (name, user + system), from /proc
+    (Linux; elsewhere empty). Tells the UI's thread apart from the driver's worker threads."""
+    import os
+    from pathlib import Path
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    out = {}
+    for task in Path("/proc/self/task").glob("*"):
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / ticks)
+    return out
+
+
+def cpu_by_thread(before: dict, after: dict, seconds: float) -> dict[str, float]:
+    """Cores used over ``seconds`` by each thread name (threads of one name summed; the main thread is "ui")."""
+    import os
+    shares: dict[str, float] = {}
+    for tid, (name, cpu) in after.items():
+        key = "ui" if tid == os.getpid() else name
+        shares[key] = shares.get(key, 0.0) + (cpu - before.get(tid, (name, 0.0))[1]) / seconds
+    return {k: round(v, 2) for k, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v >= 0.01}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured span")
@@ -40,13 +68,15 @@ def main(argv: list[str] | None = None) -> int:
             marks["start"] = now
         elif "begin" not in marks and now - marks["start"] >= args.warmup:
             marks["begin"] = (now, tr.samples_seen, state.frames)
+            marks["threads"] = thread_cpu()
         elif "begin" in marks and now - marks["begin"][0] >= args.seconds:
             t0, s0, f0 = marks["begin"]
             marks["result"] = {
                 "samples_per_s": (tr.samples_seen - s0) / (now - t0), "fps": (state.frames - f0) / (now - t0),
                 "batch": tr.batch, "steps_per_frame": state.pacing.steps, "adapter": tr.info.adapter,
                 "mlp_path": tr.mlp_path, "share_training": state.share.training,
-                "share_render": state.share.render, "share_idle": state.share.idle}
+                "share_render": state.share.render, "share_idle": state.share.idle,
+                "cores_by_thread": cpu_by_thread(marks["threads"], thread_cpu(), now - t0)}
             hello_imgui.get_runner_params().app_shall_exit = True
 
     params.callbacks.show_gui = show_gui

@@ -80,7 +80,12 @@ def gui_training(state: AppState) -> None:
         actions.set_live(state, sampling=chosen)
     tooltip("uniform: random uvs; stratified: one jittered sample per grid cell, every cell once per epoch")
     steps = int(state.pacing.steps) if state.training else 0
-    imgui.text_colored(DIM_COLOR, f"{steps} steps/frame (adapts to keep the window smooth)")
+    pacing = state.pacing
+    imgui.text_colored(DIM_COLOR, f"{steps} steps/frame, views every {pacing.render_interval():.1f} s")
+    cap = (f"; the frame rate is capped at {pacing.fps_max:g}/s, as this software device's CPU cores also draw "
+           "the window" if pacing.fps_max else "")
+    tooltip(f"Both adapt so the window stays above {pacing.min_fps:g} frames/s and view refreshes take at most "
+            f"{pacing.render_share:.0%} of the device{cap}")
 
 
 def _setting_widget(state: AppState, label: str, value, commit) -> None:

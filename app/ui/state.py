@@ -103,27 +103,31 @@ class Pacing:
     min_fps: float = 30.0                 # frame rate below which the queue shrinks to one submission
     frame_time: float = 0.0               # seconds per UI frame (moving average)
     render_cost: float = 0.02             # seconds a submission with a render takes (moving average)
+    render_share: float = 1 / 6           # most of the device's time the view refreshes may take
     last_render: float = 0.0
 
     def configure(self, software: bool) -> None:
-        """A software device (lavapipe) shares the CPU with the UI: allow slower frames and rarer renders."""
+        """A software device (lavapipe) shares the CPU with the UI, whose GL is software too (llvmpipe's
+        threads drew ~0.56 core at 15 frames/s, 0.43 at 11, measured): fewer frames, rarer renders."""
         self.frame_budget = 1 / 11 if software else 1 / 45
-        self.fps_max = 15.0 if software else 0.0
-        self.min_fps = 10.5 if software else 60.0
-        self.min_render_interval = 0.25 if software else 0.05
+        self.fps_max = 11.0 if software else 0.0
+        self.min_fps = 10.0 if software else 60.0
+        self.min_render_interval = 0.5 if software else 0.05
+        self.render_share = 0.1 if software else 1 / 6
 
     def adapt_queue(self, frame_dt: float) -> None:
         """Two submissions in flight keep the device busy while the UI draws; on a software device that
-        also takes the CPU the UI draws with (its GL is software too: ~0.9 core at 12 frames/s measured),
-        so below min_fps one submission at a time gives the UI the gaps back."""
+        also takes the CPU the UI draws with, so below min_fps one submission at a time gives the UI the
+        gaps back, until it is 5% above min_fps again (fps_max must leave room for that)."""
         self.frame_time += 0.1 * (frame_dt - self.frame_time)
         if self.frame_time > 1.0 / self.min_fps:
             self.queue_depth = 1
-        elif self.frame_time < 1.0 / (self.min_fps * 1.15):
+        elif self.frame_time < 1.0 / (self.min_fps * 1.05):
             self.queue_depth = 2
 
     def render_interval(self) -> float:
-        return max(self.min_render_interval, 5.0 * self.render_cost)  # renders take <= 1/6 of the device
+        """Seconds between view refreshes: renders take at most render_share of the device."""
+        return max(self.min_render_interval, (1.0 / self.render_share - 1.0) * self.render_cost)
 
 
 @dataclass

@@ -7,7 +7,7 @@ Both train the same network (encoding, widths, activations, Adam, loss) on the s
 number of samples; PyTorch runs in float32 on the CPU (its float16 CPU path is not a fair reference) and
 implements the identity, frequency and hash-grid encodings (other presets get no PyTorch row). Prints
 samples/s, PSNR after the fixed sample count, inference pixels/s, and the ratios; then the host time to
-record one training step (CPU microseconds of this process, nothing running on the device meanwhile) and
+record one training step (CPU microseconds of the recording thread, the device idle) and
 the steps/s at batch 64, where fixed per-step costs dominate. ``--window`` also runs the real window (under
 xvfb-run when there is no display) for SECONDS at the first preset and the window's batch, and compares
 its training rate with the headless loop's at the same batch, measured in the same run. Timings never
@@ -54,18 +54,19 @@ def bench_slang(image, preset, steps, warmup=3, mlp_path=None):
 
 
 def host_cost(trainer, steps=256, repeats=5) -> float:
-    """CPU microseconds of this process to record one training step (the device is idle meanwhile): the
-    median of ``repeats`` recordings of ``steps`` steps (the first recording of a process also pays for
+    """CPU microseconds of the recording thread to record one training step (the device is idle meanwhile;
+    the thread's own time, as a software device's worker threads can still be winding down): the median
+    of ``repeats`` recordings of ``steps`` steps (the first recording of a process also pays for
     allocations, and a busy machine inflates single figures)."""
     device = trainer.device
     costs = []
     for _ in range(repeats):
         device.wait_for_idle()
         enc = device.create_command_encoder()
-        t0 = time.process_time()
+        t0 = time.thread_time()
         trainer.append_steps(enc, steps)
         cb = enc.finish()
-        costs.append((time.process_time() - t0) / steps * 1e6)
+        costs.append((time.thread_time() - t0) / steps * 1e6)
         device.submit_command_buffer(cb)
     device.wait_for_idle()
     return float(np.median(costs))

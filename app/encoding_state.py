@@ -10,45 +10,51 @@ import numpy as np
 from .errors import StudioError
 from .step_passes import PassSpec
 
+FLOAT4S_PER_THREAD = 8  # of the table optimizer pass (shaders/optimizer.slang ENCODING_FLOAT4S_PER_THREAD)
+
 
 class EncodingParameters:
     def __init__(self, device, encoding, half: bool = False):
         import slangpy as spy
         self.device, self.encoding, self.half = device, encoding, half
         self.count = encoding.parameter_count
+        self.padded = (self.count + 3) // 4 * 4
         usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access
-        zeros = np.zeros(self.count, np.float32)
-        make = lambda: device.create_buffer(size=self.count * 4, struct_size=4, format=spy.Format.r32_float,
+        zeros = np.zeros(self.padded, np.float32)
+        # float32 arrays padded to whole float4s, readable as floats (the gradient's atomics) and as typed
+        # float4 (optimizer_encoding, the finiteness check: one vector access each on lavapipe)
+        make = lambda: device.create_buffer(size=self.padded * 4, format=spy.Format.rgba32_float,
                                             usage=usage, data=zeros)
         self.master, self.grads, self.moment1, self.moment2 = make(), make(), make(), make()
         self.table = device.create_buffer(size=self.count * (2 if half else 4), usage=usage,
                                           format=spy.Format.r16_float if half else spy.Format.r32_float)
 
     def shader_vars(self) -> dict:
-        return {"g_encoding_params": self.table, "g_encoding_grads": self.grads}
+        return {"g_encoding_params": self.table, "g_encoding_grads": self.grads, "g_encoding_grads4": self.grads}
 
     def set_parameters(self, values: np.ndarray) -> None:
         values = np.asarray(values, np.float32)
         if values.shape != (self.count,):
             raise StudioError(f"the {self.encoding.otype} encoding has {self.count} parameters, got {values.size}")
-        zeros = np.zeros(self.count, np.float32)
-        self.master.copy_from_numpy(values)
+        zeros = np.zeros(self.padded, np.float32)
+        self.master.copy_from_numpy(np.concatenate([values, zeros[self.count:]]))
         # float16 tables hold the nearest float16 values, as the optimizer writes them
         self.table.copy_from_numpy(values.astype(np.float16) if self.half else values)
         for buffer in (self.grads, self.moment1, self.moment2):
             buffer.copy_from_numpy(zeros)
 
     def parameters(self) -> np.ndarray:
-        return self.master.to_numpy().view(np.float32)[:self.count].copy()
+        return self.master.to_numpy().view(np.float32).reshape(-1)[:self.count].copy()
 
     def gradients(self) -> np.ndarray:
         """The accumulated (loss-scaled) table gradient; clears it."""
-        g = self.grads.to_numpy().view(np.float32)[:self.count].astype(np.float64)
-        self.grads.copy_from_numpy(np.zeros(self.count, np.float32))
+        g = self.grads.to_numpy().view(np.float32).reshape(-1)[:self.count].astype(np.float64)
+        self.grads.copy_from_numpy(np.zeros(self.padded, np.float32))
         return g
 
     def optimizer_pass(self, kernels, opt: dict, state) -> PassSpec:
         """The table's optimizer pass (its gradients are checked by the MLP's weight-gradient pass)."""
-        return PassSpec(kernels.optimizer_encoding, self.count, {
+        threads = -(-self.padded // (4 * FLOAT4S_PER_THREAD))
+        return PassSpec(kernels.optimizer_encoding, threads, {
             "params": self.master, "table": self.table, "grads": self.grads, "moment1": self.moment1,
-            "moment2": self.moment2, "count": self.count, "state": state, "opt": opt})
+            "moment2": self.moment2, "count": self.count, "threads": threads, "state": state, "opt": opt})

@@ -122,6 +122,21 @@ def test_optimizers_step_the_table_like_numpy(trainer, opt):
     trainer.set_parameters(saved)
 
 
+def test_a_non_finite_table_gradient_skips_the_step(trainer):
+    """weight_gradients checks the table's gradient (four values per thread) up to its last value."""
+    saved = trainer.parameters()
+    state = trainer.encoding_state
+    grads = np.zeros(state.padded, np.float32)
+    grads[state.count - 1] = np.inf
+    state.grads.copy_from_numpy(grads)
+    skipped = trainer.loss_scale_state()[1]
+    trainer.train(1)
+    np.testing.assert_array_equal(trainer.parameters(), saved)
+    assert trainer.loss_scale_state()[1] == skipped + 1
+    assert not state.gradients().any()  # consumed although skipped
+    trainer.set_parameters(saved)
+
+
 @pytest.mark.parametrize("otype", list(TABLES))
 def test_table_encoding_learns(device, small_image, otype):
     encoding = type(TABLES[otype][0])(n_levels=4, n_features_per_level=2, log2_hashmap_size=8, base_resolution=4,

@@ -247,7 +247,9 @@ def test_window(small_texture, tmp_path, artifacts):
 def test_frame_rate_while_training(tmp_path):
     """The window keeps drawing, training and refreshing its views at once (the default window size, 256x256,
     the rtxns preset, 10 s). The frame rate is printed, not asserted: timings decide no test (python -m
-    app.bench --window measures it); the check only catches a frozen UI (under 3 frames/s)."""
+    app.bench --window measures it); the check only catches a frozen UI: under 3 frames/s, or training or
+    views that stopped (loose bounds: a software device refreshes its views every 1-2 s, and on a loaded
+    2-core machine the last bounds, 50 steps and 3 refreshes, failed)."""
     from app.texture import load_image, save_image
     from app.ui.main import create_state
     texture = tmp_path / "chelsea-256.png"
@@ -270,4 +272,4 @@ def test_frame_rate_while_training(tmp_path):
     fps = 1.0 / np.median(dt)
     print(f"\n{len(frames)} frames in 10 s: median {fps:.1f} fps, slowest frame {1000 * dt.max():.0f} ms; "
           f"{counts['steps']} training steps, {counts['renders']} view refreshes, {state.trainer.info.adapter}")
-    assert fps >= 3 and counts["steps"] > 50 and counts["renders"] >= 3
+    assert fps >= 3 and counts["steps"] > 20 and counts["renders"] >= 2

@@ -123,7 +123,10 @@ class PortableMLP:
         train = PassSpec(self._train_kernels.train, self._stride // self._train_kernels.samples_per_thread, {
             "wf": self.wf, "wt": self.wt, "records": self.records, "sample_loss": self.sample_loss,
             "stride": self._stride, "state": state, **pass_args}, shader_vars)
-        gradients = PassSpec(k.weight_gradients, self._gradient_threads() + (encoding_count + 3) // 4, {
+        threads = self._gradient_threads()
+        if encoding_count:  # whole workgroups of each kind, interleaved (train.slang weight_gradients)
+            threads = (-(-threads // 64) + -(-((encoding_count + 3) // 4) // 64)) * 64
+        gradients = PassSpec(k.weight_gradients, threads, {
             "records": self.records, "stride": self._stride * self.corners, "partitions": self.partitions,
             "partition_len": self.partition_len, "partials": self.partials, "param_floats": floats,
             "encoding_count": encoding_count, "state": state}, shader_vars)

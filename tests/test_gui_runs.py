@@ -31,7 +31,9 @@ def test_runs_compare_restore(small_texture, tmp_path, artifacts):  # noqa: F811
     from app.ui.panel_runs import compare_curves
 
     state = create_state(texture=small_texture, preset_dir=tmp_path)
-    state.preset = state.preset.with_training(batch_size=512)
+    # steps: far away, so that network 2 is still running (its run "stopped", not "finished") when run 1
+    # is restored however fast the window trains
+    state.preset = state.preset.with_training(batch_size=512, steps=1_000_000)
     log = state.runs.log
     seen = {}
 

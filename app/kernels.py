@@ -17,9 +17,10 @@ from .shader_ids import shader_defines
 
 # Samples per thread of the portable MLP: each broadcast weight is reused this many times.
 SAMPLES_PER_THREAD = 4
-# Batches up to this size train with one sample per thread (small_batch_train): with 4, a batch of 64 would
-# compute a whole 256-sample workgroup. lavapipe, rtxns network, ms per step (train pass + all): batch 64
-# 0.40 + 1.0 (one per thread) against 0.89 + 2.0 (four); batch 256 about equal; 1024 equal overall.
+# Batches up to this size train with one sample per thread in workgroups of 32 (small_batch_kernels): with
+# 4 per thread in 64, a batch of 64 computed a whole 256-sample workgroup on one core. lavapipe, rtxns
+# network, ms per step (training pass, whole step): batch 64 0.89, 2.0 (four per thread); 0.40, 1.0 (one,
+# workgroups of 64); 0.25-0.43, 0.88-1.06 (one, workgroups of 32: two cores). Batch 256 about equal.
 SMALL_BATCH = 128
 # Outputs x inputs per weight-gradient task (4 or 8 each): DW_ROWS x DW_COLS sums per lane. On lavapipe
 # 8 x 8 costs least although its 64 sums spill (ms-CPU per 16k-sample step, rtxns network, medians of 4
@@ -30,7 +31,8 @@ DW_COLS = 8
 _cache: dict[tuple, object] = {}
 
 
-def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt: int) -> dict[str, str]:
+def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt: int,
+                    group_threads: int = 64) -> dict[str, str]:
     return {
         "NTS_ENCODING": f'"{encoding.slang_file}"',
         "NTS_LAYERS": str(layout.layers),
@@ -43,6 +45,7 @@ def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt:
         "NTS_BIAS": "1" if net.bias else "0",
         "NTS_STORE_Z": "1" if layout.store_preactivation else "0",
         "NTS_SPT": str(spt),
+        "NTS_GROUP_THREADS": str(group_threads),
         "NTS_DW_ROWS": str(DW_ROWS),
         "NTS_DW_COLS": str(DW_COLS),
         "NTS_TILES_X": str(net.tile_grid[0]),  # network arrays (shaders/tiles.slang); 1 x 1: one network
@@ -62,6 +65,7 @@ class NetworkKernels:
     publish: object
     infer: object
     samples_per_thread: int
+    group_threads: int = 64
 
 
 @dataclass
@@ -113,12 +117,14 @@ def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layo
 class SmallBatchKernels:
     train: object
     samples_per_thread: int
+    group_threads: int
 
 
 def small_batch_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout) -> SmallBatchKernels:
-    """The training pass with one sample per thread, for batches up to SMALL_BATCH (compiled when one trains)."""
-    return _kernels(device, "small-batch", network_defines(encoding, net, layout, 1), SmallBatchKernels,
-                    {"train": ("train", "train_forward_backward")}, samples_per_thread=1)
+    """The training pass with one sample per thread in workgroups of 32, for batches up to SMALL_BATCH
+    (compiled when one trains)."""
+    return _kernels(device, "small-batch", network_defines(encoding, net, layout, 1, 32), SmallBatchKernels,
+                    {"train": ("train", "train_forward_backward")}, samples_per_thread=1, group_threads=32)
 
 
 @dataclass

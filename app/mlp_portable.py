@@ -84,7 +84,7 @@ class PortableMLP:
         small = batch <= _kernels.SMALL_BATCH and self.layout.tiles == 1
         self._train_kernels = small_batch_kernels(self.device, self.encoding, self.network, self.layout) \
             if small else self.kernels
-        group = 64 * self._train_kernels.samples_per_thread
+        group = self._train_kernels.group_threads * self._train_kernels.samples_per_thread
         stride = (batch + group - 1) // group * group
         if stride == self._stride:
             return

@@ -10,7 +10,7 @@ import numpy as np
 from .errors import StudioError
 from .step_passes import PassSpec
 
-FLOAT4S_PER_THREAD = 8  # of the table optimizer pass (shaders/optimizer.slang ENCODING_FLOAT4S_PER_THREAD)
+FLOAT4S_PER_THREAD = 8  # of the table optimizer pass (its threads loop over the table, optimizer_encoding)
 
 
 class EncodingParameters:

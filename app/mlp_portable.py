@@ -33,7 +33,7 @@ class PortableMLP:
         self.kernels = network_kernels(device, encoding, network, layout)
         self._muon_scratch = None
         self.spt = self.kernels.samples_per_thread
-        self.group = 64 * self.spt  # samples per workgroup (one region of a network array, app/tiles.py)
+        self.group = self.kernels.group_threads * self.spt  # samples per workgroup (one region of a network array, app/tiles.py)
         self.corners = network.corners
         self._usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access | spy.BufferUsage.copy_source
         # float16 networks store weights and records as float16 (half the memory traffic)
@@ -184,7 +184,7 @@ class PortableMLP:
         for first in range(0, groups, per_dispatch):
             count = min(per_dispatch, groups - first)
             self.kernels.infer.dispatch(
-                thread_count=[count * 64, 1, 1], command_encoder=encoder, vars=shader_vars,
+                thread_count=[count * self.kernels.group_threads, 1, 1], command_encoder=encoder, vars=shader_vars,
                 wf=self.wf, records=self._infer_records, stride=stride, first_group=first,
                 image_size=spy.uint2(*size), tile_origin=spy.uint2(x0, y0), tile_size=spy.uint2(w, h),
                 region_origin=spy.uint2(*origin), region_span=spy.uint2(*span), blocks=blocks,

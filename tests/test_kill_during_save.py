@@ -65,3 +65,21 @@ def test_sigkill_during_saves_leaves_a_whole_file(tmp_path, kind):
             seed = load_preset(path).training.seed
         seeds_seen.add(seed)
     assert seeds_seen <= {1, 2} and seeds_seen
+    # each save removes the temp files of the writers killed before it; at most the last one's is left
+    assert len(list(tmp_path.glob(".*.tmp"))) <= 1
+
+
+def test_a_save_removes_temp_files_of_killed_writers(tmp_path):
+    from app.atomic import atomic_write
+    path = tmp_path / "w.ntsw"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=60)
+    stale = tmp_path / f".w.ntsw.{dead.pid}.abc123.tmp"
+    running = tmp_path / f".w.ntsw.{os.getppid()}.def456.tmp"  # a writer that is still running
+    other = tmp_path / f".x.ntsw.{dead.pid}.ghi789.tmp"         # another file's temp
+    for f in (stale, running, other):
+        f.write_bytes(b"partial")
+    atomic_write(path, b"whole")
+    assert path.read_bytes() == b"whole"
+    assert not stale.exists() and running.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, running.name, other.name])

@@ -8,9 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import StudioError
-from .step_passes import PassSpec
 
-FLOAT4S_PER_THREAD = 8  # of the table optimizer pass (its threads loop over the table, optimizer_encoding)
+FLOAT4S_PER_THREAD = 8  # of the table's optimizer threads (they loop over the table, optimizer.slang step_encoding)
 
 
 class EncodingParameters:
@@ -22,7 +21,7 @@ class EncodingParameters:
         usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access
         zeros = np.zeros(self.padded, np.float32)
         # float32 arrays padded to whole float4s, readable as floats (the gradient's atomics) and as typed
-        # float4 (optimizer_encoding, the finiteness check: one vector access each on lavapipe)
+        # float4 (the table's optimizer, the finiteness check: one vector access each on lavapipe)
         make = lambda: device.create_buffer(size=self.padded * 4, format=spy.Format.rgba32_float,
                                             usage=usage, data=zeros)
         self.master, self.grads, self.moment1, self.moment2 = make(), make(), make(), make()
@@ -52,9 +51,9 @@ class EncodingParameters:
         self.grads.copy_from_numpy(np.zeros(self.padded, np.float32))
         return g
 
-    def optimizer_pass(self, kernels, opt: dict, state) -> PassSpec:
-        """The table's optimizer pass (its gradients are checked by the MLP's weight-gradient pass)."""
-        threads = -(-self.padded // (4 * FLOAT4S_PER_THREAD))
-        return PassSpec(kernels.optimizer_encoding, threads, {
-            "params": self.master, "table": self.table, "grads": self.grads, "moment1": self.moment1,
-            "moment2": self.moment2, "count": self.count, "threads": threads, "state": state, "opt": opt})
+    def optimizer_args(self, opt: dict) -> dict:
+        """The table's EncodingOptimizer (shaders/optimizer.slang), stepped by the MLP's optimizer pass with
+        the table's OptimizerParams ``opt`` (its gradients are checked by the weight-gradient pass)."""
+        return {"master": self.master, "grads": self.grads, "moment1": self.moment1, "moment2": self.moment2,
+                "table": self.table, "count": self.count, "threads": -(-self.padded // (4 * FLOAT4S_PER_THREAD)),
+                "opt": opt}

@@ -61,7 +61,6 @@ class NetworkKernels:
     train: object
     weight_gradients: object
     optimizer: object
-    optimizer_encoding: object
     publish: object
     infer: object
     samples_per_thread: int
@@ -107,7 +106,6 @@ def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layo
         "train": ("train", "train_forward_backward"),
         "weight_gradients": ("train", "weight_gradients"),
         "optimizer": ("optimizer", "optimizer_step"),
-        "optimizer_encoding": ("optimizer", "optimizer_encoding"),
         "publish": ("optimizer", "publish_weights"),
         "infer": ("inference", "infer_pixels"),
     }, samples_per_thread=spt)

@@ -149,9 +149,10 @@ class CoopVecMLP:
                                                          usage=self._usage)
 
     def training_passes(self, pass_args: dict, opt: dict, state, shader_vars: dict,
-                        encoding_count: int = 0, muon: dict | None = None) -> tuple[list, list]:
+                        table: dict | None = None, muon: dict | None = None) -> tuple[list, list]:
         """(gradient passes, update passes) of one step: forward + backward accumulating float16 gradients,
-        then their finiteness check and the elementwise optimizer."""
+        then their finiteness check and the elementwise optimizer. ``table`` is always None here: this path
+        refuses trainable encodings (coopvec_supports)."""
         if muon is not None:
             raise StudioError(MUON_REFUSAL)
         k = self.kernels

@@ -114,26 +114,34 @@ class PortableMLP:
         return tasks * self.partitions * 8
 
     def training_passes(self, pass_args: dict, opt: dict, state, shader_vars: dict,
-                        encoding_count: int = 0, muon: dict | None = None) -> tuple[list, list]:
+                        table: dict | None = None, muon: dict | None = None) -> tuple[list, list]:
         """(gradient passes, update passes) of one step: forward + backward, the weight-gradient partials
-        (which also check a trainable encoding's ``encoding_count`` table gradients), then the optimizer,
-        which sums the partials. ``pass_args``: the training pass's arguments; ``opt``: OptimizerParams;
+        (which also check a trainable encoding's table gradients), then the optimizer, which sums the
+        partials and also steps the table. ``pass_args``: the training pass's arguments; ``opt``:
+        OptimizerParams; ``table``: a trainable encoding's EncodingOptimizer (app/encoding_state.py);
         ``muon``: Muon's OptimizerParams, which then steps the weight matrices first (``opt`` the biases)."""
         k, floats = self.kernels, self.layout.tile_padded_floats
         train = PassSpec(self._train_kernels.train, self._stride // self._train_kernels.samples_per_thread, {
             "wf": self.wf, "wt": self.wt, "records": self.records, "sample_loss": self.sample_loss,
             "stride": self._stride, "state": state, **pass_args}, shader_vars)
-        threads = self._gradient_threads()
-        if encoding_count:  # whole workgroups of each kind, interleaved (train.slang weight_gradients)
-            threads = (-(-threads // 64) + -(-((encoding_count + 3) // 4) // 64)) * 64
-        gradients = PassSpec(k.weight_gradients, threads, {
-            "records": self.records, "stride": self._stride * self.corners, "partitions": self.partitions,
-            "partition_len": self.partition_len, "partials": self.partials, "param_floats": floats,
-            "encoding_count": encoding_count, "state": state}, shader_vars)
-        optimizer = PassSpec(k.optimizer, self._optimizer_units(), {
+        # With a table, both passes also run the table's workgroups, interleaved with the MLP's (network.slang
+        # interleaved_first): weight_gradients checks four table gradients per thread, optimizer_step steps
+        # the table with table["threads"] threads.
+        groups = lambda threads: -(-threads // 64)
+        gradient_threads, optimizer_threads = self._gradient_threads(), self._optimizer_units()
+        optimizer_args = {
             "partials": self.partials, "partial_rows": self.partitions * 8, "param_floats": floats,
             "master": self.master, "moment1": self.moment1, "moment2": self.moment2, "wf": self.wf, "wt": self.wt,
-            "state": state, "opt": opt, "matrices_stepped": int(muon is not None)})
+            "state": state, "opt": opt, "matrices_stepped": int(muon is not None)}
+        if table:
+            gradient_threads = (groups(gradient_threads) + groups((table["count"] + 3) // 4)) * 64
+            optimizer_threads = (groups(optimizer_threads) + groups(table["threads"])) * 64
+            optimizer_args["encoding"] = table
+        gradients = PassSpec(k.weight_gradients, gradient_threads, {
+            "records": self.records, "stride": self._stride * self.corners, "partitions": self.partitions,
+            "partition_len": self.partition_len, "partials": self.partials, "param_floats": floats,
+            "encoding_count": table["count"] if table else 0, "state": state}, shader_vars)
+        optimizer = PassSpec(k.optimizer, optimizer_threads, optimizer_args)
         if muon is None:
             return [train, gradients], [optimizer]
         if self._muon_scratch is None:

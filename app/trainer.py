@@ -203,14 +203,14 @@ class Trainer:
                          "dynamic": int(training.dynamic_loss_scale and self.network.half),
                          "growth_interval": training.loss_scale_growth_interval}
             state = self.state.buffer
-            count = self.encoding.parameter_count
             opt = self.optimizer
             muon = opt.shader_params() if opt.otype == "muon" else None  # matrices: Muon; the rest: its AdamW
-            gradient, update = self.mlp.training_passes(pass_args, opt.elementwise.shader_params(), state,
-                                                        self.shader_vars(), count, muon=muon)
+            table = None
             if self.encoding_state:
-                opt = self.encoding_optimizer_override or opt.elementwise
-                update.append(self.encoding_state.optimizer_pass(self.mlp.kernels, opt.shader_params(), state))
+                table_opt = self.encoding_optimizer_override or opt.elementwise
+                table = self.encoding_state.optimizer_args(table_opt.shader_params())
+            gradient, update = self.mlp.training_passes(pass_args, opt.elementwise.shader_params(), state,
+                                                        self.shader_vars(), table, muon=muon)
             self._passes, self._passes_key = StepPasses.bind(self.device, gradient, update), key
         return self._passes
 

@@ -102,8 +102,8 @@ def test_table_gradient_equals_finite_differences(trainer, small_image):
                                  OptimizerConfig("muon", 0.02, momentum=0.95,
                                                  adamw=OptimizerConfig("adamw", 1e-2, weight_decay=0.1))])
 def test_optimizers_step_the_table_like_numpy(trainer, opt):
-    """optimizer_encoding runs the shared update rule: RMSProp, and Muon's AdamW (Muon itself steps only
-    the MLP's weight matrices)."""
+    """The table's workgroups of optimizer_step run the shared update rule: RMSProp, and Muon's AdamW (Muon
+    itself steps only the MLP's weight matrices)."""
     saved = trainer.parameters()
     trainer.optimizer = opt
     trainer.set_parameters(saved)
@@ -119,6 +119,27 @@ def test_optimizers_step_the_table_like_numpy(trainer, opt):
         # the table's gradient sums with float atomics: the two passes may round differently
         np.testing.assert_allclose(trainer.parameters(), w, rtol=1e-4, atol=2e-5, err_msg=f"step {step}")
     trainer.optimizer = OptimizerConfig()
+    trainer.set_parameters(saved)
+
+
+def test_the_table_steps_with_its_own_optimizer(trainer):
+    """A preset's encoding optimizer steps the table in the same pass as the MLP's optimizer steps the MLP."""
+    saved = trainer.parameters()
+    trainer.optimizer = OptimizerConfig("adam", 1e-2)
+    trainer.encoding_optimizer_override = table_opt = OptimizerConfig("sgd", 0.5, momentum=0.5)
+    trainer.set_parameters(saved)
+    n = trainer.layout.parameter_count
+    w = saved.astype(np.float64)
+    mlp_state = (np.zeros(n), np.zeros(n))
+    table_state = (np.zeros(w.size - n), np.zeros(w.size - n))
+    for step in range(1, 4):
+        g = trainer.gradients()
+        trainer.train(1)
+        mlp, mlp_state = ref.optimizer_step(trainer.optimizer, w[:n], g[:n], mlp_state, step)
+        table, table_state = ref.optimizer_step(table_opt, w[n:], g[n:], table_state, step)
+        w = np.concatenate([mlp, table])
+        np.testing.assert_allclose(trainer.parameters(), w, rtol=1e-4, atol=2e-5, err_msg=f"step {step}")
+    trainer.optimizer, trainer.encoding_optimizer_override = OptimizerConfig(), None
     trainer.set_parameters(saved)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import StudioError
 
-FLOAT4S_PER_THREAD = 8  # of the table's optimizer threads (they loop over the table, optimizer.slang step_encoding)
+FLOAT4S_PER_THREAD = 8  # of the table's optimizer threads (they loop over the table, optimizer_step.slang step_encoding)
 
 
 class EncodingParameters:
@@ -52,7 +52,7 @@ class EncodingParameters:
         return g
 
     def optimizer_args(self, opt: dict) -> dict:
-        """The table's EncodingOptimizer (shaders/optimizer.slang), stepped by the MLP's optimizer pass with
+        """The table's EncodingOptimizer (shaders/optimizer_step.slang), stepped by the MLP's optimizer pass with
         the table's OptimizerParams ``opt`` (its gradients are checked by the weight-gradient pass)."""
         return {"master": self.master, "grads": self.grads, "moment1": self.moment1, "moment2": self.moment2,
                 "table": self.table, "count": self.count, "threads": -(-self.padded // (4 * FLOAT4S_PER_THREAD)),

@@ -105,8 +105,8 @@ def network_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layo
     return _kernels(device, "network", network_defines(encoding, net, layout, spt), NetworkKernels, {
         "train": ("train", "train_forward_backward"),
         "weight_gradients": ("train", "weight_gradients"),
-        "optimizer": ("optimizer", "optimizer_step"),
-        "publish": ("optimizer", "publish_weights"),
+        "optimizer": ("optimizer_step", "optimizer_step"),
+        "publish": ("optimizer_step", "publish_weights"),
         "infer": ("inference", "infer_pixels"),
     }, samples_per_thread=spt)
 
@@ -131,9 +131,9 @@ class MuonKernels:
 
 
 def muon_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layout) -> MuonKernels:
-    """Muon's matrix pass (optimizer.slang muon_step), compiled only when a network trains with Muon."""
+    """Muon's matrix pass (muon.slang), compiled only when a network trains with Muon."""
     return _kernels(device, "muon", network_defines(encoding, net, layout, SAMPLES_PER_THREAD), MuonKernels,
-                    {"step": ("optimizer", "muon_step")})
+                    {"step": ("muon", "muon_step")})
 
 
 def view_kernels(device) -> ViewKernels:
@@ -157,6 +157,6 @@ def coopvec_kernels(device, encoding: Encoding, net: NetworkConfig, layout: Layo
     return _kernels(device, "coopvec", network_defines(encoding, net, layout, 1), CoopVecKernels, {
         "train": ("train_coopvec", "train_coopvec"),
         "infer": ("train_coopvec", "infer_coopvec"),
-        "check_gradients": ("optimizer", "check_flat_gradients"),
-        "optimizer": ("optimizer", "optimizer_flat"),
+        "check_gradients": ("optimizer_flat", "check_flat_gradients"),
+        "optimizer": ("optimizer_flat", "optimizer_flat"),
     })

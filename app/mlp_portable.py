@@ -10,11 +10,11 @@ from .network import Layout
 from .step_passes import PassSpec
 
 INFER_CHUNK = 1 << 16  # records per inference dispatch (pixels x corners): bounds the record buffer at any resolution
-MUON_THREADS = 64  # one workgroup per layer (optimizer.slang MUON_THREADS)
+MUON_THREADS = 64  # one workgroup per layer (muon.slang MUON_THREADS)
 
 
 def muon_scratch_floats(layout: Layout) -> int:
-    """Muon's work matrices X, A, B, X' per layer in their wide form m x n, m <= n (optimizer.slang)."""
+    """Muon's work matrices X, A, B, X' per layer in their wide form m x n, m <= n (muon.slang)."""
     total = 0
     for o, i in layout.shapes():
         m, n = min(o, i), max(o, i)
@@ -159,7 +159,7 @@ class PortableMLP:
         rows = rows.sum(axis=1)
         if self.layout.tiles == 1:
             return self.layout.unpack(rows.sum(axis=0))
-        # row block c * groups + g: corner c of workgroup g (shaders/optimizer.slang tile_gradient)
+        # row block c * groups + g: corner c of workgroup g (shaders/optimizer_step.slang tile_gradient)
         groups = self._stride // self.group
         net = self.network
         regions = tiles.group_regions(step, groups, int(np.prod(tiles.region_grid(net))))

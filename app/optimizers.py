@@ -1,4 +1,5 @@
-"""Optimizers (their GPU code is shaders/optimizer.slang). Updates run on float32 master weights.
+"""Optimizers (their update rule: shaders/optimizer.slang; its passes: optimizer_step.slang, muon.slang,
+optimizer_flat.slang). Updates run on float32 master weights.
 
 adam, adamw (decoupled weight decay), sgd (optional momentum), rmsprop (PyTorch's RMSprop: alpha
 smooths the mean square, optional momentum on the normalised step; not centered) and muon (Dr.Jit's
@@ -32,7 +33,7 @@ _SCHEDULE_KEYS = ("decay_start", "decay_interval", "decay_base")
 ADAMS = ("adam", "adamw")
 MOMENTUMS = ("sgd", "rmsprop", "muon")
 MUON = ("muon",)
-NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # Muon's quintic Newton-Schulz iteration (shaders/optimizer.slang)
+NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # Muon's quintic Newton-Schulz iteration (shaders/muon.slang)
 
 
 def _companion(value: dict | None, where: str) -> "OptimizerConfig":

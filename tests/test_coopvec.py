@@ -46,7 +46,7 @@ def test_flat_optimizer_matches_numpy(device, config):
     round to nearest, and consumed gradients are cleared."""
     import slangpy as spy
     from app.train_state import SCALE, STEP, WORDS
-    opt_kernel = device.create_compute_kernel(rtxns_session(device).load_program("optimizer", ["optimizer_flat"]))
+    opt_kernel = device.create_compute_kernel(rtxns_session(device).load_program("optimizer_flat", ["optimizer_flat"]))
     rng = np.random.default_rng(0)
     n = 64
     w = rng.normal(size=n).astype(np.float16).astype(np.float32)

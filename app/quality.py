@@ -88,6 +88,17 @@ def metrics_size(size: tuple[int, int]) -> tuple[int, int]:
     return max(1, int(w * scale)), max(1, int(h * scale))
 
 
+def subsample(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The texels of ``image`` a view of ``size`` shows: the nearest texel at each pixel centre, as
+    reference_image in shaders/views.slang samples the texture (under flip and zoom the view transforms
+    its pixel centres first, so it may show a neighbour of the transformed image's texel)."""
+    h, w = image.shape[:2]
+    vw, vh = size
+    xs = np.minimum(((np.arange(vw, dtype=np.float32) + np.float32(0.5)) / np.float32(vw) * np.float32(w)).astype(np.int64), w - 1)
+    ys = np.minimum(((np.arange(vh, dtype=np.float32) + np.float32(0.5)) / np.float32(vh) * np.float32(h)).astype(np.int64), h - 1)
+    return image[ys][:, xs]
+
+
 def trainer_quality(trainer, *, with_flip: bool = True) -> Quality:
     """The metrics of a Trainer's prediction against its transformed reference: PSNR at full resolution,
     SSIM and FLIP at metrics_size (rendered in tiles by Trainer.evaluate, so any texture size fits)."""

@@ -8,7 +8,7 @@ from app import codecs
 from app.errors import StudioError
 from app.preset import Preset, load_preset
 from app.footprint import bits_per_pixel, storage_bits
-from app.quality import flip, measure, psnr, ssim, transformed_reference
+from app.quality import flip, measure, psnr, ssim, subsample, transformed_reference
 from app.texture import load_image
 
 
@@ -127,6 +127,9 @@ def test_transformed_reference_matches_the_trainer(device):
     for transform in ("none", "flip", "zoom"):
         trainer = Trainer(device, image, preset.with_training(transform=transform))
         np.testing.assert_array_equal(trainer.reference(), transformed_reference(image, transform))
+        if transform == "none":  # a smaller view (the window's metrics of large textures): subsample()'s texels
+            for size in ((7, 5), (20, 4), (13, 21)):
+                np.testing.assert_array_equal(trainer.reference(size), subsample(image, size))
 
 
 def test_ssim_and_flip_of_large_textures_use_a_bounded_view():

@@ -21,14 +21,14 @@ from imgui_bundle import imgui, implot
 from ..codecs import encode_decode, measure_codecs, to_rgb8
 from ..errors import StudioError
 from ..footprint import bits_per_pixel
-from ..quality import BC1_BPP, BC7_BPP, RGB8_BPP, measure, transformed_reference
-from ..views import TILE
+from ..quality import (BC1_BPP, BC7_BPP, METRICS_MAX_PIXELS, RGB8_BPP, measure, metrics_size, subsample,
+                       transformed_reference)
 from . import engine
 from .compare_view import CompareView
 from .state import AppState
 from .widgets import DIM_COLOR, ERROR_COLOR, INFO_COLOR, combo, tooltip
 
-METRICS_INTERVAL_S = 10.0   # SSIM and FLIP of the full-resolution prediction, this often while training
+METRICS_INTERVAL_S = 10.0   # PSNR, SSIM and FLIP of the prediction, this often while training
 # On a software device the measurement (a worker process: FLIP ~1 s of CPU) competes with training and the
 # UI for the same cores: there it runs a third as often, and never in a new network's first interval.
 SOFTWARE_INTERVAL_FACTOR = 3.0
@@ -63,6 +63,7 @@ class Metrics:
     trainer: int                             # id() of the Trainer measured (a rebuilt network is another)
     step: int
     bits_per_pixel: float
+    size: tuple[int, int]                    # of the view measured: the texture's, or a subsample of it
     quality: object                          # quality.Quality
 
 
@@ -76,9 +77,9 @@ class QualityPanel:
         self.codec_error: tuple[str, str] | None = None   # (reference SHA-256, message)
         self._reference = (None, None, None, None)    # (texture image, transform, SHA-256, reference)
         self.metrics: Metrics | None = None
-        self.metrics_job = None                  # (trainer id, step, bpp, Future) or "rendering"
+        self.metrics_job = None                  # (trainer id, step, bpp, size, Future) or "rendering"
         self.metrics_time = time.monotonic()   # the first measurement waits one interval
-        self.prediction: np.ndarray | None = None    # full-resolution prediction of the last metrics render
+        self.prediction: np.ndarray | None = None    # prediction of the last metrics render (Metrics.size)
         self.chosen: tuple[str, str] | None = None  # codec setting shown beside the prediction
         self.decoded: dict = {}                  # (key, codec, setting) -> uint8 RGB
         self.decode_job = None                   # ((key, codec, setting), Future)
@@ -102,8 +103,14 @@ class QualityPanel:
             if self.search.thread is not None:
                 self.search.thread.join()
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            # A running job (the codecs of a 64 Mpx texture take minutes) would hold up the interpreter's
+            # exit, which joins the pool: its worker is stopped instead. Python 3.11 has no public call for
+            # that (3.14's terminate_workers), hence the private process table.
+            pool, self._pool = self._pool, None
+            workers = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                worker.terminate()
         self.compare.release()
 
 
@@ -159,10 +166,10 @@ def _tick_codecs(state: AppState, q: QualityPanel) -> None:
 def _tick_metrics(state: AppState, q: QualityPanel) -> None:
     tr = state.trainer
     job = q.metrics_job
-    if isinstance(job, tuple) and job[3].done():
+    if isinstance(job, tuple) and job[4].done():
         q.metrics_job = None
         try:
-            q.metrics = Metrics(*job[:3], job[3].result())
+            q.metrics = Metrics(*job[:4], job[4].result())
         except Exception as err:
             state.report(f"quality metrics: {err}", error=True)
     if tr is None or q.metrics_job is not None or state.build is not None:
@@ -183,24 +190,20 @@ def _render_for_metrics(state: AppState, q: QualityPanel) -> None:
         q.metrics_job = None
         return
     source, step, bpp = id(tr), tr.step, bits_per_pixel(tr.preset, tr.image_size)
+    # Above METRICS_MAX_PIXELS a view of that size, a regular subsample, in one render: the full resolution
+    # of an 8192^2 texture is 67 M inferences, ~95 s of a software device, which froze the window.
+    size = metrics_size(tr.image_size)
 
     def measure_in_worker(read):
         try:
             prediction, ref = read()
             q.prediction = prediction
-            q.metrics_job = (source, step, bpp, q.pool().submit(measure, ref, prediction))
+            q.metrics_job = (source, step, bpp, size, q.pool().submit(measure, ref, prediction))
         finally:
             if q.metrics_job == "rendering":  # failed: try again later rather than never
                 q.metrics_job = None
-    w, h = tr.image_size
-    if w * h > TILE * TILE:  # too big for one render: Trainer.evaluate's tiles (the window waits for them)
-        def evaluate():
-            views = tr.evaluate(images=("prediction", "reference"))[1]
-            return views["prediction"], views["reference"]
-        measure_in_worker(evaluate)
-        return
     encoder = state.device.create_command_encoder()
-    views = tr.append_render(encoder, tr.image_size)
+    views = tr.append_render(encoder, size)
     try:
         engine.submit_encoder(state, encoder, lambda: measure_in_worker(
             lambda: tuple(views[name].to_numpy()[:, :, :3].copy() for name in ("prediction", "reference"))))
@@ -314,12 +317,18 @@ def _gui_numbers(state: AppState, q: QualityPanel) -> None:
         imgui.text_colored(INFO_COLOR, "measuring the codecs on this texture (JPEG, WebP, BC1, BC7, ASTC)...")
     m = q.metrics
     if m is None:
-        imgui.text_colored(DIM_COLOR, "network: waiting for a full-resolution render")
+        imgui.text_colored(DIM_COLOR, "network: waiting for a render of the prediction")
     else:
         imgui.text(f"network: {m.bits_per_pixel:.3f} bpp, PSNR {m.quality.psnr:.2f} dB, SSIM {m.quality.ssim:.4f}, "
                    f"FLIP {m.quality.flip:.4f} (step {m.step})")
-    tooltip("the full-resolution prediction (clamped to [0,1]) against the transformed texture; measured every "
-            f"{METRICS_INTERVAL_S:.0f} s while training "
+        w, h = state.trainer.image_size if state.trainer else m.size
+        if tuple(m.size) != (w, h):
+            imgui.same_line()
+            imgui.text_colored(DIM_COLOR, f"on a {m.size[0]}x{m.size[1]} view")
+    tooltip("the prediction (clamped to [0,1]) against the transformed texture, at full resolution up to "
+            f"{METRICS_MAX_PIXELS // (1 << 20)} Mpx, above that on a view of that size (the texels at its pixel "
+            "centres: a regular subsample; the command line's `compare` gives full-resolution PSNR); measured "
+            f"every {METRICS_INTERVAL_S:.0f} s while training "
             f"({METRICS_INTERVAL_S * SOFTWARE_INTERVAL_FACTOR:.0f} s on a software device)")
     rows = q.codec_rows.get(key, [])
     names = [f"{r.codec} {r.setting}: {r.bits_per_pixel:.2f} bpp, {r.psnr:.2f} dB" for r in rows]
@@ -400,13 +409,15 @@ def _gui_codec_view(state: AppState, q: QualityPanel) -> None:
             q.decode_job = ((key, codec, setting), q.pool().submit(encode_decode, codec, setting, to_rgb8(ref)))
         imgui.text_colored(INFO_COLOR, f"encoding {codec} {setting}...")
         return
-    prediction = q.prediction if q.prediction is not None and q.prediction.shape == ref.shape else None
+    prediction = q.prediction
     if prediction is None:
-        imgui.text_colored(DIM_COLOR, "waiting for a full-resolution render of the prediction")
+        imgui.text_colored(DIM_COLOR, "waiting for a render of the prediction")
         return
     inputs = (id(prediction), id(decoded))
     if q.compare_inputs != inputs:
         step = q.metrics.step if q.metrics else 0
+        if prediction.shape[:2] != decoded.shape[:2]:  # a large texture's metrics view: the same texels of both
+            decoded = subsample(decoded, (prediction.shape[1], prediction.shape[0]))
         q.compare.set_images(prediction, decoded.astype(np.float32) / 255.0,
                              (f"network (step {step})", f"{codec.upper()} {setting}"))
         q.compare_inputs = inputs

@@ -88,15 +88,23 @@ def metrics_size(size: tuple[int, int]) -> tuple[int, int]:
     return max(1, int(w * scale)), max(1, int(h * scale))
 
 
+def _pixel_centres(n: int) -> np.ndarray:
+    """The uv of a view's n pixel centres along one axis, in float32 as the shaders compute them."""
+    return (np.arange(n, dtype=np.float32) + np.float32(0.5)) / np.float32(n)
+
+
+def _texels(uv: np.ndarray, n: int) -> np.ndarray:
+    """The nearest of n texels along one axis at each ``uv``, as fetch_texel (shaders/texture.slang)."""
+    return np.minimum((uv * np.float32(n)).astype(np.int64), n - 1)
+
+
 def subsample(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The texels of ``image`` a view of ``size`` shows: the nearest texel at each pixel centre, as
     reference_image in shaders/views.slang samples the texture (under flip and zoom the view transforms
     its pixel centres first, so it may show a neighbour of the transformed image's texel)."""
     h, w = image.shape[:2]
     vw, vh = size
-    xs = np.minimum(((np.arange(vw, dtype=np.float32) + np.float32(0.5)) / np.float32(vw) * np.float32(w)).astype(np.int64), w - 1)
-    ys = np.minimum(((np.arange(vh, dtype=np.float32) + np.float32(0.5)) / np.float32(vh) * np.float32(h)).astype(np.int64), h - 1)
-    return image[ys][:, xs]
+    return image[_texels(_pixel_centres(vh), h)][:, _texels(_pixel_centres(vw), w)]
 
 
 def trainer_quality(trainer, *, with_flip: bool = True) -> Quality:
@@ -127,13 +135,9 @@ def transformed_reference(image: np.ndarray, transform: str) -> np.ndarray:
     if transform == "none":
         return image.copy()
     h, w = image.shape[:2]
-    u = (np.arange(w, dtype=np.float32) + np.float32(0.5)) / np.float32(w)
-    v = (np.arange(h, dtype=np.float32) + np.float32(0.5)) / np.float32(h)
-    uu, vv = np.meshgrid(u, v)
+    uu, vv = np.meshgrid(_pixel_centres(w), _pixel_centres(h))
     if transform == "flip":
         uu, vv = vv, uu
     else:  # zoom
         uu, vv = uu * np.float32(0.5) + np.float32(0.25), vv * np.float32(0.5) + np.float32(0.25)
-    x = np.minimum((uu * np.float32(w)).astype(np.int64), w - 1)
-    y = np.minimum((vv * np.float32(h)).astype(np.int64), h - 1)
-    return image[y, x]
+    return image[_texels(vv, h), _texels(uu, w)]

@@ -9,6 +9,9 @@ import numpy as np
 
 from .errors import StudioError
 
+# the forward copy's texel format by [float16][values per texel] (TableEncoding.table_vector)
+TABLE_FORMATS = {False: {1: "r32_float", 2: "rg32_float", 4: "rgba32_float"},
+                 True: {1: "r16_float", 2: "rg16_float", 4: "rgba16_float"}}
 FLOAT4S_PER_THREAD = 8  # of the table's optimizer threads (they loop over the table, optimizer_step.slang step_encoding)
 
 
@@ -25,8 +28,9 @@ class EncodingParameters:
         make = lambda: device.create_buffer(size=self.padded * 4, format=spy.Format.rgba32_float,
                                             usage=usage, data=zeros)
         self.master, self.grads, self.moment1, self.moment2 = make(), make(), make(), make()
+        # the forward copy, in texels of an entry's features (at most four; one typed read per corner)
         self.table = device.create_buffer(size=self.count * (2 if half else 4), usage=usage,
-                                          format=spy.Format.r16_float if half else spy.Format.r32_float)
+                                          format=getattr(spy.Format, TABLE_FORMATS[half][encoding.table_vector]))
 
     def shader_vars(self) -> dict:
         return {"g_encoding_params": self.table, "g_encoding_grads": self.grads, "g_encoding_grads4": self.grads}

@@ -171,8 +171,13 @@ class TableEncoding(Encoding):
     # key of each levels() entry -> what it means (exports write these beside the levels)
     level_fields = {}
 
+    @property
+    def table_vector(self) -> int:
+        """Table values per typed read: an entry's features, at most four (the forward copy's texel format)."""
+        return min(self.n_features_per_level, 4)
+
     def table_defines(self) -> dict[str, str]:
-        return {"NTS_HASH_PRIME": f"{HASH_PRIMES[1]}u"}
+        return {"NTS_HASH_PRIME": f"{HASH_PRIMES[1]}u", "NTS_TABLE_VECTOR": str(self.table_vector)}
 
 
 @ENCODINGS.register("hash_grid", "HashGrid", "Grid")

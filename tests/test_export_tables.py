@@ -53,7 +53,7 @@ def table_net(request, device):
 def trainers_table(trainer) -> np.ndarray:
     """The table the trainer's forward pass reads (float16 networks: its float16 copy), entries x features."""
     raw = trainer.encoding_state.table.to_numpy()
-    values = raw.view(np.float16 if trainer.network.half else np.float32)[:trainer.encoding.parameter_count]
+    values = raw.view(np.float16 if trainer.network.half else np.float32).reshape(-1)[:trainer.encoding.parameter_count]
     return values.astype(np.float32).reshape(-1, trainer.encoding.n_features_per_level)
 
 

@@ -205,9 +205,28 @@ def test_float16_networks_read_a_float16_table(device, small_image):
     t.set_parameters(params)
     t.train(2)
     master = t.parameters()[t.layout.parameter_count:]
-    table = t.encoding_state.table.to_numpy().view(np.float16)[:GRID.parameter_count]
+    table = t.encoding_state.table.to_numpy().view(np.float16).reshape(-1)[:GRID.parameter_count]
     np.testing.assert_array_equal(table, master.astype(np.float16))  # rounded to nearest
     t.gradients()  # a forward pass with the table as it is now
     uv = ref.random_uv(t.seed, t.step + 1, np.arange(BATCH))
     expected = ref.table_encode(uv, table.astype(np.float64), GRID, ref.hash_grid_corners)
     np.testing.assert_allclose(t.batch_inputs(), expected, atol=2e-3)  # inputs stored as float16 too
+
+
+@pytest.mark.parametrize("features", [1, 8])
+def test_entries_of_one_and_eight_features_read_and_store_as_whole_texels(device, small_image, features):
+    # the forward copy's texels hold an entry's features (1: one per read, four reads per chunk; 8: two
+    # float4 reads per entry); the optimizer writes them, the forward pass reads them back
+    grid = HashGridEncoding(n_levels=3, n_features_per_level=features, log2_hashmap_size=5, base_resolution=4,
+                            per_level_scale=2.0)
+    t = Trainer(device, small_image, Preset(encoding=grid, network=NET, training=TrainingConfig(batch_size=BATCH)))
+    params = t.parameters()
+    params[t.layout.parameter_count:] = np.random.default_rng(9).uniform(-1, 1, grid.parameter_count)
+    t.set_parameters(params)
+    t.train(1)
+    master = t.parameters()[t.layout.parameter_count:]
+    assert np.abs(master - params[t.layout.parameter_count:]).max() > 0  # the step moved the table
+    t.gradients()  # a forward pass with the table as the optimizer stored it
+    uv = ref.random_uv(t.seed, t.step + 1, np.arange(BATCH))
+    expected = ref.table_encode(uv, master, grid, ref.hash_grid_corners)
+    np.testing.assert_allclose(t.batch_inputs(), expected, rtol=1e-5, atol=1e-6)

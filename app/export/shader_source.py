@@ -105,16 +105,29 @@ def _encoding(encoding) -> tuple[str, str]:
 
 # The forward pass of the table encodings, shared with training (see _table_encoding).
 TABLE_FEATURES_FILE = "encodings/table_features.slang"
+# table_features.slang reads an entry's features NTS_TABLE_VECTOR at a time (training: one typed read); an
+# export assembles them from its table_value(i).
+TABLE_VECTOR_ACCESS = """// Table values v * NTS_TABLE_VECTOR .. v * NTS_TABLE_VECTOR + NTS_TABLE_VECTOR - 1.
+vector<float, NTS_TABLE_VECTOR> table_vector(uint v)
+{
+    vector<float, NTS_TABLE_VECTOR> r;
+    [ForceUnroll]
+    for (uint c = 0; c < NTS_TABLE_VECTOR; c++) r[c] = table_value(v * NTS_TABLE_VECTOR + c);
+    return r;
+}
+"""
 
 
 def _table_encoding(encoding, language: str, table_access: str) -> str:
     """A trainable table encoding's code: the trainer's own Slang (the encoding's level file, which finds a
     level's corners, and table_features.slang, whose encode_chunk interpolates them), preceded by the
-    defines the trainer compiles it with and ``table_access`` (``float table_value(uint i)``). The files
+    defines the trainer compiles it with, ``table_access`` (``float table_value(uint i)``) and
+    TABLE_VECTOR_ACCESS. The files
     are pasted rather than included so that the export stays one file; only their ``#pragma once`` and
     ``#include`` lines are dropped. HLSL spells Slang's [ForceUnroll] as [unroll]."""
     parts = ["// The encoding's parameters, as the trainer's shaders are compiled with them (app/encodings.py).",
-             *(f"#define {name} {value}" for name, value in encoding.defines().items()), "", table_access]
+             *(f"#define {name} {value}" for name, value in encoding.defines().items()), "", table_access,
+             TABLE_VECTOR_ACCESS]
     for name in (encoding.slang_file, TABLE_FEATURES_FILE):
         lines = [ln for ln in (SHADER_DIR / name).read_text().splitlines()
                  if not re.match(r"\s*#\s*(pragma\s+once|include)\b", ln)]

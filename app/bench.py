@@ -1,10 +1,11 @@
 """Benchmark: training throughput and quality of the Slang trainer next to PyTorch on the CPU, same run.
 
     python -m app.bench [--preset NAME[,NAME...]|all] [--size 256] [--batch 16384] [--steps 100] [--no-torch]
-                        [--mlp auto|portable|coopvec] [--window SECONDS]
+                        [--rounds 5] [--mlp auto|portable|coopvec] [--window SECONDS]
 
 Both train the same network (encoding, widths, activations, Adam, loss) on the same texture for the same
-number of samples; PyTorch runs in float32 on the CPU (its float16 CPU path is not a fair reference) and
+number of samples, in alternating rounds (this machine's speed may drift; both see the drift alike, and the
+ratios are the median of the rounds' with their range); PyTorch runs in float32 on the CPU (its float16 CPU path is not a fair reference) and
 implements the identity, frequency and hash-grid encodings (other presets get no PyTorch row). Prints
 samples/s, PSNR after the fixed sample count, inference pixels/s, and the ratios; then the host time to
 record one training step (CPU microseconds of the recording thread, the device idle) and
@@ -34,23 +35,31 @@ from .texture import load_image
 from .trainer import Trainer
 
 
-def bench_slang(image, preset, steps, warmup=3, mlp_path=None):
-    device = create_device()
-    trainer = Trainer(device, image, preset, mlp_path=mlp_path)
-    trainer.train(warmup)  # compiles the kernels
-    trainer.reset()
-    t0 = time.perf_counter()
-    trainer.train(steps, steps_per_submit=8)
-    seconds = time.perf_counter() - t0
-    psnr = trainer.psnr()
-    t0 = time.perf_counter()
-    reps = 3
-    for _ in range(reps):
-        trainer.render()
-    infer_rate = reps * image.shape[0] * image.shape[1] / (time.perf_counter() - t0)
-    return {"name": f"slang {trainer.mlp_path} ({trainer.info.adapter.split(' (')[0]}, {preset.network.precision})",
-            "samples_per_s": steps * trainer.batch / seconds, "psnr": psnr, "infer_px_per_s": infer_rate,
-            "host_us_per_step": host_cost(trainer)}
+class SlangRun:
+    """The Slang trainer, trained on in rounds (train(steps) -> seconds; the kernels compile in the warm-up)."""
+
+    def __init__(self, image, preset, mlp_path=None, warmup=3):
+        self.image = image
+        self.trainer = Trainer(create_device(), image, preset, mlp_path=mlp_path)
+        self.trainer.train(warmup)
+        self.trainer.render()  # compiles the inference kernels
+        self.trainer.reset()
+        self.name = (f"slang {self.trainer.mlp_path} ({self.trainer.info.adapter.split(' (')[0]}, "
+                     f"{preset.network.precision})")
+
+    def train(self, steps) -> float:
+        t0 = time.perf_counter()
+        self.trainer.train(steps, steps_per_submit=8)
+        return time.perf_counter() - t0
+
+    def infer(self) -> float:
+        """Pixels/s of one render of the texture."""
+        t0 = time.perf_counter()
+        self.trainer.render()
+        return self.image.shape[0] * self.image.shape[1] / (time.perf_counter() - t0)
+
+    def psnr(self) -> float:
+        return self.trainer.psnr()
 
 
 def host_cost(trainer, steps=256, repeats=5) -> float:
@@ -143,63 +152,110 @@ def _torch_encoder(torch, enc):
     return None
 
 
-def bench_torch(image, preset, steps):
-    """The same network and training loop in PyTorch on the CPU; None without torch or for an encoding
-    (or a network array) this reference does not implement."""
+class TorchRun:
+    """The same network and training loop in PyTorch on the CPU, trained on in rounds like SlangRun."""
+
+    def __init__(self, torch, image, preset):
+        net_cfg, enc = preset.network, preset.encoding
+        self.torch, self.image = torch, image
+        encode, encoding_params = _torch_encoder(torch, enc)
+        acts = _torch_activations(torch, net_cfg)
+        torch.manual_seed(preset.training.seed)
+        dims = [enc.output_dims] + [net_cfg.n_neurons] * net_cfg.n_hidden_layers + [3]
+        layers = []
+        for i in range(len(dims) - 1):
+            layers.append(torch.nn.Linear(dims[i], dims[i + 1], bias=net_cfg.bias))
+            layers.append(acts[net_cfg.output_activation if i == len(dims) - 2 else net_cfg.activation]())
+        self.model, self.encode = torch.nn.Sequential(*layers), encode
+        opt_cfg = preset.optimizer
+        self.opt = torch.optim.Adam(list(self.model.parameters()) + encoding_params, lr=opt_cfg.learning_rate,
+                                    betas=(opt_cfg.beta1, opt_cfg.beta2), eps=opt_cfg.epsilon,
+                                    weight_decay=opt_cfg.l2_reg)
+        self.target = torch.from_numpy(image)
+        self.batch = preset.training.batch_size
+        self.relative = preset.loss.otype == "relative_l2"
+        h, w = image.shape[:2]
+        ys, xs = np.mgrid[0:h, 0:w]
+        self.grid = torch.from_numpy(np.stack([(xs.ravel() + 0.5) / w, (ys.ravel() + 0.5) / h], 1).astype(np.float32))
+        self.name = f"pytorch {torch.__version__} cpu ({torch.get_num_threads()} threads, float32)"
+        self._step(3)
+        self._predict()
+
+    def _step(self, steps):
+        h, w = self.image.shape[:2]
+        for _ in range(steps):
+            uv = self.torch.rand(self.batch, 2)
+            x = (uv[:, 0] * w).long().clamp(max=w - 1)
+            y = (uv[:, 1] * h).long().clamp(max=h - 1)
+            pred = self.model(self.encode(uv))
+            err = (pred - self.target[y, x]) ** 2
+            loss = (err / (pred.detach() ** 2 + 0.01) if self.relative else err).mean()
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+
+    def train(self, steps) -> float:
+        t0 = time.perf_counter()
+        self._step(steps)
+        return time.perf_counter() - t0
+
+    def _predict(self) -> np.ndarray:
+        with self.torch.no_grad():
+            h, w = self.image.shape[:2]
+            return self.model(self.encode(self.grid)).clamp(0, 1).numpy().reshape(h, w, 3)
+
+    def infer(self) -> float:
+        t0 = time.perf_counter()
+        self._predict()
+        return self.grid.shape[0] / (time.perf_counter() - t0)
+
+    def psnr(self) -> float:
+        return 10 * math.log10(1 / float(((self._predict() - self.image) ** 2).mean()))
+
+
+def _torch_activations(torch, net_cfg) -> dict:
+    return {"relu": torch.nn.ReLU, "leaky_relu": lambda: torch.nn.LeakyReLU(net_cfg.leaky_relu_alpha),
+            "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "none": torch.nn.Identity}
+
+
+def torch_run(image, preset):
+    """A TorchRun, or None without torch or for a network (encoding, activation, network array) this reference
+    does not implement."""
     if preset.network.is_array:
         return None
     try:
         import torch
     except ImportError:
         return None
-    net_cfg, enc = preset.network, preset.encoding
-    encoder = _torch_encoder(torch, enc)
-    acts = {"relu": torch.nn.ReLU, "leaky_relu": lambda: torch.nn.LeakyReLU(net_cfg.leaky_relu_alpha),
-            "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "none": torch.nn.Identity}
-    if encoder is None or net_cfg.activation not in acts or net_cfg.output_activation not in acts:
+    acts = _torch_activations(torch, preset.network)
+    if (_torch_encoder(torch, preset.encoding) is None or preset.network.activation not in acts
+            or preset.network.output_activation not in acts):
         return None
-    encode, encoding_params = encoder
-    torch.manual_seed(preset.training.seed)
-    dims = [enc.output_dims] + [net_cfg.n_neurons] * net_cfg.n_hidden_layers + [3]
-    layers = []
-    for i in range(len(dims) - 1):
-        layers.append(torch.nn.Linear(dims[i], dims[i + 1], bias=net_cfg.bias))
-        layers.append(acts[net_cfg.output_activation if i == len(dims) - 2 else net_cfg.activation]())
-    model = torch.nn.Sequential(*layers)
-    opt_cfg = preset.optimizer
-    opt = torch.optim.Adam(list(model.parameters()) + encoding_params, lr=opt_cfg.learning_rate,
-                           betas=(opt_cfg.beta1, opt_cfg.beta2), eps=opt_cfg.epsilon, weight_decay=opt_cfg.l2_reg)
-    target = torch.from_numpy(image)
-    h, w = image.shape[:2]
-    batch = preset.training.batch_size
-    relative = preset.loss.otype == "relative_l2"
+    return TorchRun(torch, image, preset)
 
-    def step():
-        uv = torch.rand(batch, 2)
-        x = (uv[:, 0] * w).long().clamp(max=w - 1)
-        y = (uv[:, 1] * h).long().clamp(max=h - 1)
-        pred = model(encode(uv))
-        err = (pred - target[y, x]) ** 2
-        loss = (err / (pred.detach() ** 2 + 0.01) if relative else err).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
 
-    for _ in range(3):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    seconds = time.perf_counter() - t0
-    ys, xs = np.mgrid[0:h, 0:w]
-    grid = torch.from_numpy(np.stack([(xs.ravel() + 0.5) / w, (ys.ravel() + 0.5) / h], 1).astype(np.float32))
-    with torch.no_grad():
-        t0 = time.perf_counter()
-        pred = model(encode(grid)).clamp(0, 1).numpy().reshape(h, w, 3)
-        infer_rate = h * w / (time.perf_counter() - t0)
-    mse = float(((pred - image) ** 2).mean())
-    return {"name": f"pytorch {torch.__version__} cpu ({torch.get_num_threads()} threads, float32)",
-            "samples_per_s": steps * batch / seconds, "psnr": 10 * math.log10(1 / mse), "infer_px_per_s": infer_rate}
+def compare(runs, steps: int, rounds: int) -> list[dict]:
+    """Trains every run for ``steps`` steps in ``rounds`` alternating rounds (a machine whose speed drifts
+    then slows both alike), then renders the texture with each in turn ``rounds`` times. Per run: the median
+    training steps/s and inference pixels/s over the rounds, each round's rates, and the PSNR after all steps."""
+    sizes = [steps // rounds + (r < steps % rounds) for r in range(rounds)]
+    train = [[] for _ in runs]
+    infer = [[] for _ in runs]
+    for n in sizes:
+        for i, run in enumerate(runs):
+            train[i].append(n / run.train(n))
+    for _ in range(rounds):
+        for i, run in enumerate(runs):
+            infer[i].append(run.infer())
+    return [{"name": run.name, "steps_per_s": float(np.median(train[i])), "round_steps_per_s": train[i],
+             "infer_px_per_s": float(np.median(infer[i])), "round_infer_px_per_s": infer[i], "psnr": run.psnr()}
+            for i, run in enumerate(runs)]
+
+
+def _ratio_range(a: list[float], b: list[float]) -> str:
+    """The median of the rounds' ratios a/b, and their range."""
+    r = np.array(a) / np.array(b)
+    return f"{np.median(r):.2f}x ({r.min():.2f}-{r.max():.2f})"
 
 
 def main(argv=None) -> int:
@@ -210,18 +266,23 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=256, help="texture resampled to SIZE x SIZE")
     p.add_argument("--batch", type=int, default=16384)
     p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--rounds", type=int, default=5,
+                   help="alternate the implementations in ROUNDS rounds of STEPS/ROUNDS steps (this many renders)")
     p.add_argument("--precision", choices=["preset", "float32", "float16"], default="preset")
     p.add_argument("--mlp", choices=["auto", "portable", "coopvec"], default=None, help="MLP implementation")
     p.add_argument("--window", type=float, default=0.0, metavar="SECONDS",
                    help="also measure the real window's training rate for SECONDS against the headless loop's")
     args = p.parse_args(argv)
+    if not 1 <= args.rounds <= args.steps:
+        p.error(f"--rounds must be between 1 and --steps ({args.steps}), not {args.rounds}")
     from .device import SHADER_DIR
     from .preset import available_presets
     texture = args.texture or str(SHADER_DIR.parent / "textures" / "chelsea.png")
     image = load_image(texture, (args.size, args.size))
     names = available_presets() if args.preset == "all" else args.preset.split(",")
     print(f"texture {Path(texture).name} at {args.size}x{args.size}; batch {args.batch}; {args.steps} steps = "
-          f"{args.steps * args.batch:,} samples per run; host {platform.machine()} with {os.cpu_count()} CPUs")
+          f"{args.steps * args.batch:,} samples per run, in {args.rounds} alternating rounds (medians; ratios: "
+          f"median and range of the rounds'); host {platform.machine()} with {os.cpu_count()} CPUs")
     print(f"{'preset':22s} {'implementation':52s} {'train samples/s':>16s} {'PSNR dB':>8s} {'infer px/s':>12s}")
     extra = []
     for name in names:
@@ -229,21 +290,24 @@ def main(argv=None) -> int:
         if args.precision != "preset":
             preset = replace(preset, network=replace(preset.network, precision=args.precision))
         try:
-            rows = [bench_slang(image, preset, args.steps, mlp_path=args.mlp),
-                    None if args.no_torch else bench_torch(image, preset, args.steps)]
+            slang = SlangRun(image, preset, mlp_path=args.mlp)
         except StudioError as err:  # e.g. a network the requested MLP path cannot run
             print(f"{name:22s} not run: {err}", flush=True)
             continue
+        reference = None if args.no_torch else torch_run(image, preset)
+        rows = compare([slang] + ([reference] if reference else []), args.steps, args.rounds)
         for r in rows:
-            if r:
-                print(f"{name:22s} {r['name']:52s} {r['samples_per_s']:16,.0f} {r['psnr']:8.2f} "
-                      f"{r['infer_px_per_s']:12,.0f}", flush=True)
-        if rows[1]:
-            print(f"{name:22s} {'ratio slang / pytorch':52s} {rows[0]['samples_per_s'] / rows[1]['samples_per_s']:15.2f}x"
-                  f" {rows[0]['psnr'] - rows[1]['psnr']:+7.2f}  {rows[0]['infer_px_per_s'] / rows[1]['infer_px_per_s']:11.2f}x",
-                  flush=True)
+            print(f"{name:22s} {r['name']:52s} {r['steps_per_s'] * args.batch:16,.0f} {r['psnr']:8.2f} "
+                  f"{r['infer_px_per_s']:12,.0f}", flush=True)
+        if reference:
+            ours, theirs = rows
+            print(f"{name:22s} {'ratio slang / pytorch':52s} "
+                  f"{_ratio_range(ours['round_steps_per_s'], theirs['round_steps_per_s']):>16s} "
+                  f"{ours['psnr'] - theirs['psnr']:+8.2f} "
+                  f"{_ratio_range(ours['round_infer_px_per_s'], theirs['round_infer_px_per_s']):>12s}", flush=True)
+        host = host_cost(slang.trainer)
         small = headless_rate(image, preset, 5.0, args.mlp, batch=64)
-        extra.append(f"{name:22s} host {rows[0]['host_us_per_step']:6.1f} us CPU per recorded step; "
+        extra.append(f"{name:22s} host {host:6.1f} us CPU per recorded step; "
                      f"batch 64: {small['steps_per_s']:6.0f} steps/s")
     print("\n".join(extra), flush=True)
     if args.window:

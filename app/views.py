@@ -49,8 +49,7 @@ class Views:
         size = tuple(size or trainer.image_size)
         x0, y0, w, h = tile or (0, 0, *size)
         views = self.textures((w, h))
-        trainer.mlp.append_infer(encoder, size, (x0, y0, w, h), views["prediction"],
-                                 float(trainer.network.leaky_relu_alpha), trainer.shader_vars())
+        self._infer(encoder, trainer, size, (x0, y0, w, h), views["prediction"])
         k, dims = self.kernels, spy.uint2(w, h)
         k.reference.dispatch(thread_count=[w, h, 1], command_encoder=encoder, source=trainer.target,
                              source_size=spy.uint2(*trainer.image_size), transform=transform_id(trainer.transform),
@@ -63,6 +62,19 @@ class Views:
                                       prediction=views["prediction"], reference=views["reference"],
                                       image_size=dims, row_sums=views["row_sums"])
         return views
+
+    def append_prediction(self, encoder, trainer, size: tuple[int, int] | None = None):
+        """Records the trainer's inference alone of an image of ``size`` (default: the texture's) into the
+        prediction view, which it returns (the bench times inference with it)."""
+        size = tuple(size or trainer.image_size)
+        output = self.textures(size)["prediction"]
+        self._infer(encoder, trainer, size, (0, 0, *size), output)
+        return output
+
+    @staticmethod
+    def _infer(encoder, trainer, size, tile, output) -> None:
+        trainer.mlp.append_infer(encoder, size, tile, output, float(trainer.network.leaky_relu_alpha),
+                                 trainer.shader_vars())
 
     def evaluate(self, trainer, size: tuple[int, int] | None = None,
                  images: tuple[str, ...] = (), eight_bit: bool = False) -> tuple[float, dict]:

@@ -135,3 +135,16 @@ def test_view_readback_equals_the_views(device, image):
     for name in IMAGES:
         np.testing.assert_array_equal(images[name], views[name].to_numpy()[:, :, :3])
     np.testing.assert_array_equal(rows, views["row_sums"].to_numpy().view(np.float32)[:size[1]])
+
+
+def test_the_benchs_inference_alone_is_the_prediction(device, image):
+    """The bench times inference by recording it alone (Views.append_prediction): the same image as the
+    full render's prediction."""
+    trainer = Trainer(device, image, small_rtxns())
+    trainer.train(5)
+    enc = device.create_command_encoder()
+    output = trainer.views.append_prediction(enc, trainer)
+    device.submit_command_buffer(enc.finish())
+    device.wait_for_idle()
+    alone = output.to_numpy()[:, :, :3].copy()
+    np.testing.assert_array_equal(alone, trainer.prediction())

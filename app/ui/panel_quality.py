@@ -64,7 +64,7 @@ class Metrics:
     step: int
     bits_per_pixel: float
     size: tuple[int, int]                    # of the view measured: the texture's, or a subsample of it
-    quality: object                          # quality.Quality
+    quality: object                          # quality.Quality (None while it is being measured)
 
 
 class QualityPanel:
@@ -77,7 +77,7 @@ class QualityPanel:
         self.codec_error: tuple[str, str] | None = None   # (reference SHA-256, message)
         self._reference = (None, None, None, None)    # (texture image, transform, SHA-256, reference)
         self.metrics: Metrics | None = None
-        self.metrics_job = None                  # (trainer id, step, bpp, size, Future) or "rendering"
+        self.metrics_job = None                  # (Metrics without quality, Future of it) or "rendering"
         self.metrics_time = time.monotonic()   # the first measurement waits one interval
         self.prediction: np.ndarray | None = None    # prediction of the last metrics render (Metrics.size)
         self.chosen: tuple[str, str] | None = None  # codec setting shown beside the prediction
@@ -166,10 +166,11 @@ def _tick_codecs(state: AppState, q: QualityPanel) -> None:
 def _tick_metrics(state: AppState, q: QualityPanel) -> None:
     tr = state.trainer
     job = q.metrics_job
-    if isinstance(job, tuple) and job[4].done():
+    if isinstance(job, tuple) and job[1].done():
         q.metrics_job = None
+        pending, future = job
         try:
-            q.metrics = Metrics(*job[:4], job[4].result())
+            q.metrics = replace(pending, quality=future.result())
         except Exception as err:
             state.report(f"quality metrics: {err}", error=True)
     if tr is None or q.metrics_job is not None or state.build is not None:
@@ -189,16 +190,16 @@ def _render_for_metrics(state: AppState, q: QualityPanel) -> None:
     if tr is None:
         q.metrics_job = None
         return
-    source, step, bpp = id(tr), tr.step, bits_per_pixel(tr.preset, tr.image_size)
     # Above METRICS_MAX_PIXELS a view of that size, a regular subsample, in one render: the full resolution
     # of an 8192^2 texture is 67 M inferences, ~95 s of a software device, which froze the window.
     size = metrics_size(tr.image_size)
+    pending = Metrics(id(tr), tr.step, bits_per_pixel(tr.preset, tr.image_size), size, quality=None)
 
     def measure_in_worker(read):
         try:
             prediction, ref = read()
             q.prediction = prediction
-            q.metrics_job = (source, step, bpp, size, q.pool().submit(measure, ref, prediction))
+            q.metrics_job = (pending, q.pool().submit(measure, ref, prediction))
         finally:
             if q.metrics_job == "rendering":  # failed: try again later rather than never
                 q.metrics_job = None

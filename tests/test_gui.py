@@ -119,6 +119,13 @@ def test_window(small_texture, tmp_path, artifacts):
         wait_until(ctx, lambda: trainer.optimizer.learning_rate == pytest.approx(0.002), "the new learning rate")
         assert state.trainer is trainer
 
+        # The frame-rate cap from its combo reaches hello_imgui's idling settings.
+        choose(ctx, "frame rate", "15 fps")
+        ctx.yield_()
+        from imgui_bundle import hello_imgui
+        assert state.pacing.fps_max == 15 and hello_imgui.get_runner_params().fps_idling.fps_max == 15
+        seen["frame caps"] = state.pacing.frame_caps()
+
         # Optimizers from the combo, live: RMSProp, then Muon with its settings and nested AdamW section;
         # stratified sampling from its combo.
         choose(ctx, "optimizer", "rmsprop")
@@ -242,6 +249,23 @@ def test_window(small_texture, tmp_path, artifacts):
     print(f"\nscreenshot: {artifacts / 'gui-test.png'}; steps/frame {seen['steps per frame']:.1f}; "
           f"frames drawn while compiling: {seen['compile frames']}")
     assert (artifacts / "gui-test.png").stat().st_size > 10_000
+
+
+def test_a_chosen_frame_cap_outlives_a_new_network():
+    """The pacing keeps the window 10% under the cap (the queue shrinks below that), and a rebuilt network
+    (configure) keeps the user's cap instead of the device's default."""
+    from app.ui.state import Pacing
+    p = Pacing()
+    p.configure(software=True)
+    assert (p.fps_max, p.min_fps) == (11.0, 10.0)
+    p.set_frame_cap(20.0)
+    p.configure(software=True)
+    assert (p.fps_max, p.min_fps, p.frame_budget) == (20.0, 20.0 / 1.1, 1 / 20.0)
+    gpu = Pacing()
+    gpu.configure(software=False)
+    assert (gpu.fps_max, gpu.min_fps) == (0.0, 60.0) and 0.0 in gpu.frame_caps()
+    gpu.set_frame_cap(30.0)
+    assert gpu.min_fps == 30.0 / 1.1
 
 
 def test_frame_rate_while_training(tmp_path):

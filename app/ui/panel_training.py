@@ -81,6 +81,13 @@ def gui_training(state: AppState) -> None:
     tooltip("uniform: random uvs; stratified: one jittered sample per grid cell, every cell once per epoch")
     steps = int(state.pacing.steps) if state.training else 0
     pacing = state.pacing
+    caps = {(f"{fps:g} fps" if fps else "uncapped"): fps for fps in pacing.frame_caps()}
+    current = next((name for name, fps in caps.items() if fps == pacing.fps_max), f"{pacing.fps_max:g} fps")
+    chosen = combo("frame rate", current, list(caps))
+    if chosen:
+        pacing.set_frame_cap(caps[chosen])
+    tooltip("Frames per second the window draws at most. On a software device the window's drawing takes CPU "
+            "time from training: a lower cap trains faster, a higher one is smoother")
     imgui.text_colored(DIM_COLOR, f"{steps} steps/frame, views every {pacing.render_interval():.1f} s")
     cap = (f"; the frame rate is capped at {pacing.fps_max:g}/s, as this software device's CPU cores also draw "
            "the window" if pacing.fps_max else "")

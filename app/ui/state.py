@@ -105,15 +105,31 @@ class Pacing:
     render_cost: float = 0.02             # seconds a submission with a render takes (moving average)
     render_share: float = 1 / 6           # most of the device's time the view refreshes may take
     last_render: float = 0.0
+    software: bool = False                # the device is the CPU (lavapipe)
+    chosen_cap: float | None = None       # the user's frame-rate cap (Training panel); None: the device's default
 
     def configure(self, software: bool) -> None:
         """A software device (lavapipe) shares the CPU with the UI, whose GL is software too (llvmpipe's
-        threads drew ~0.56 core at 15 frames/s, 0.43 at 11, measured): fewer frames, rarer renders."""
-        self.frame_budget = 1 / 11 if software else 1 / 45
-        self.fps_max = 11.0 if software else 0.0
-        self.min_fps = 10.0 if software else 60.0
+        threads drew ~0.56 core at 15 frames/s, 0.43 at 11, measured): fewer frames (11/s unless the user
+        chooses otherwise), rarer renders."""
+        self.software = software
         self.min_render_interval = 0.5 if software else 0.05
         self.render_share = 0.1 if software else 1 / 6
+        self.set_frame_cap(self.chosen_cap)
+
+    def frame_caps(self) -> tuple[float, ...]:
+        """The caps the user may choose on this device (0: none; a software device's window needs one, as
+        every frame it draws takes CPU from training)."""
+        return (10.0, 11.0, 15.0, 20.0, 30.0) if self.software else (0.0, 30.0, 60.0, 120.0)
+
+    def set_frame_cap(self, fps: float | None) -> None:
+        """Caps the frame rate at ``fps`` (0: uncapped; None: the device's default, 11 on a software device,
+        none on a GPU). The pacing keeps the window above min_fps, 10% under the cap (uncapped: 60)."""
+        self.chosen_cap = fps
+        cap = (11.0 if self.software else 0.0) if fps is None else fps
+        self.fps_max = cap
+        self.frame_budget = 1 / cap if cap else 1 / 45
+        self.min_fps = cap / 1.1 if cap else 60.0
 
     def adapt_queue(self, frame_dt: float) -> None:
         """Two submissions in flight keep the device busy while the UI draws; on a software device that

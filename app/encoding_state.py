@@ -1,7 +1,7 @@
 """GPU state of an encoding with trainable parameters (hash grid, permutohedral lattice): its float32 master
-table, the copy the forward pass reads (float16 for float16 networks, as a typed Buffer<float>), the
-gradient and the Adam moments. The shaders see the forward copy and the gradient as global variables of
-the encoding's Slang file.
+table, the copy the forward pass reads (float16 for float16 networks, in texels of an entry's features),
+the gradient (fixed point) and the Adam moments. The shaders see the forward copy and the gradient as
+global variables of the encoding's Slang file.
 """
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ from .errors import StudioError
 # the forward copy's texel format by [float16][values per texel] (TableEncoding.table_vector)
 TABLE_FORMATS = {False: {1: "r32_float", 2: "rg32_float", 4: "rgba32_float"},
                  True: {1: "r16_float", 2: "rg16_float", 4: "rgba16_float"}}
-FLOAT4S_PER_THREAD = 8  # of the table's optimizer threads (they loop over the table, optimizer_step.slang step_encoding)
+FLOAT4S_PER_THREAD = 8
+# The table's gradient is summed with int64 atomics in units of 2^-TABLE_GRADIENT_BITS (the loss scale divided
+# out; shaders/encodings/table_lookup.slang): resolution 1.5e-11, contributions below 2^7 each.
+TABLE_GRADIENT_BITS = 36
+GRADIENT_FIRST = 2  # int64s before the values: the count of rejected contributions, padding (table_lookup.slang)  # of the table's optimizer threads (they loop over the table, optimizer_step.slang step_encoding)
 
 
 class EncodingParameters:
@@ -27,13 +31,17 @@ class EncodingParameters:
         # float4 (the table's optimizer, the finiteness check: one vector access each on lavapipe)
         make = lambda: device.create_buffer(size=self.padded * 4, format=spy.Format.rgba32_float,
                                             usage=usage, data=zeros)
-        self.master, self.grads, self.moment1, self.moment2 = make(), make(), make(), make()
+        self.master, self.moment1, self.moment2 = make(), make(), make()
+        # int64s, bound for atomics as a structured buffer and as int4 texels (two values each) for the
+        # optimizer's vector reads
+        self.grads = device.create_buffer(size=(GRADIENT_FIRST + self.padded) * 8, format=spy.Format.rgba32_sint,
+                                          usage=usage, data=np.zeros(GRADIENT_FIRST + self.padded, np.int64))
         # the forward copy, in texels of an entry's features (at most four; one typed read per corner)
         self.table = device.create_buffer(size=self.count * (2 if half else 4), usage=usage,
                                           format=getattr(spy.Format, TABLE_FORMATS[half][encoding.table_vector]))
 
     def shader_vars(self) -> dict:
-        return {"g_encoding_params": self.table, "g_encoding_grads": self.grads, "g_encoding_grads4": self.grads}
+        return {"g_encoding_params": self.table, "g_encoding_grads": self.grads}
 
     def set_parameters(self, values: np.ndarray) -> None:
         values = np.asarray(values, np.float32)
@@ -43,17 +51,25 @@ class EncodingParameters:
         self.master.copy_from_numpy(np.concatenate([values, zeros[self.count:]]))
         # float16 tables hold the nearest float16 values, as the optimizer writes them
         self.table.copy_from_numpy(values.astype(np.float16) if self.half else values)
-        for buffer in (self.grads, self.moment1, self.moment2):
+        for buffer in (self.moment1, self.moment2):
             buffer.copy_from_numpy(zeros)
+        self.grads.copy_from_numpy(np.zeros(GRADIENT_FIRST + self.padded, np.int64))
 
     def parameters(self) -> np.ndarray:
         return self.master.to_numpy().view(np.float32).reshape(-1)[:self.count].copy()
 
     def gradients(self) -> np.ndarray:
-        """The accumulated (loss-scaled) table gradient; clears it."""
-        g = self.grads.to_numpy().view(np.float32).reshape(-1)[:self.count].astype(np.float64)
-        self.grads.copy_from_numpy(np.zeros(self.padded, np.float32))
-        return g
+        """The accumulated table gradient (the loss scale divided out); clears it."""
+        raw = self.grads.to_numpy().view(np.int64).reshape(-1)
+        self.grads.copy_from_numpy(np.zeros(GRADIENT_FIRST + self.padded, np.int64))
+        return raw[GRADIENT_FIRST:GRADIENT_FIRST + self.count].astype(np.float64) * 2.0 ** -TABLE_GRADIENT_BITS
+
+    def reject_contributions(self, count: int = 1) -> None:
+        """Marks the gradient as holding ``count`` contributions that could not be added (as a non-finite
+        or too large one does): the next step is skipped. For tests."""
+        raw = self.grads.to_numpy().view(np.int64).reshape(-1).copy()
+        raw[0] = count
+        self.grads.copy_from_numpy(raw)
 
     def optimizer_args(self, opt: dict) -> dict:
         """The table's EncodingOptimizer (shaders/optimizer_step.slang), stepped by the MLP's optimizer pass with

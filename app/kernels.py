@@ -13,6 +13,7 @@ from .device import SHADER_DIR
 from .encodings import Encoding
 from .errors import StudioError
 from .network import Layout, NetworkConfig
+from .encoding_state import TABLE_GRADIENT_BITS
 from .shader_ids import shader_defines
 
 # Samples per thread of the portable MLP: each broadcast weight is reused this many times.
@@ -52,6 +53,7 @@ def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt:
         "NTS_TILES_Y": str(net.tile_grid[1]),
         "NTS_BLEND": "1" if net.corners == 4 else "0",
         "NTS_LOCAL_UV": "1" if net.is_array and net.local_uv else "0",
+        "NTS_TABLE_GRAD_BITS": str(TABLE_GRADIENT_BITS),
         **encoding.defines(),
     }
 

@@ -124,9 +124,8 @@ class PortableMLP:
         train = PassSpec(self._train_kernels.train, self._stride // self._train_kernels.samples_per_thread, {
             "wf": self.wf, "wt": self.wt, "records": self.records, "sample_loss": self.sample_loss,
             "stride": self._stride, "state": state, **pass_args}, shader_vars)
-        # With a table, both passes also run the table's workgroups, interleaved with the MLP's (network.slang
-        # interleaved_first): weight_gradients checks four table gradients per thread, optimizer_step steps
-        # the table with table["threads"] threads.
+        # With a table, the optimizer pass also runs the table's workgroups, interleaved with the MLP's
+        # (network.slang interleaved_first): optimizer_step steps the table with table["threads"] threads.
         groups = lambda threads: -(-threads // 64)
         gradient_threads, optimizer_threads = self._gradient_threads(), self._optimizer_units()
         optimizer_args = {
@@ -134,13 +133,12 @@ class PortableMLP:
             "master": self.master, "moment1": self.moment1, "moment2": self.moment2, "wf": self.wf, "wt": self.wt,
             "state": state, "opt": opt, "matrices_stepped": int(muon is not None)}
         if table:
-            gradient_threads = (groups(gradient_threads) + groups((table["count"] + 3) // 4)) * 64
             optimizer_threads = (groups(optimizer_threads) + groups(table["threads"])) * 64
             optimizer_args["encoding"] = table
         gradients = PassSpec(k.weight_gradients, gradient_threads, {
             "records": self.records, "stride": self._stride * self.corners, "partitions": self.partitions,
             "partition_len": self.partition_len, "partials": self.partials, "param_floats": floats,
-            "encoding_count": table["count"] if table else 0, "state": state}, shader_vars)
+            "state": state}, shader_vars)
         optimizer = PassSpec(k.optimizer, optimizer_threads, optimizer_args)
         if muon is None:
             return [train, gradients], [optimizer]

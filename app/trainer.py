@@ -258,10 +258,10 @@ class Trainer:
         self.step_passes().record(enc, self.step + 1, 1, passes="gradient")
         self.device.submit_command_buffer(enc.finish())
         self.device.wait_for_idle()
-        grads = self.mlp.gradient_sum(self.step + 1)
-        if self.encoding_state:
+        grads = self.mlp.gradient_sum(self.step + 1) / self.loss_scale_state()[0]
+        if self.encoding_state:  # its fixed point has the scale divided out
             grads = np.concatenate([grads, self.encoding_state.gradients()])
-        return grads / self.loss_scale_state()[0]
+        return grads
 
     def batch_outputs(self) -> np.ndarray:
         """Network outputs (batch, 3) recorded by the most recent forward pass (portable path)."""

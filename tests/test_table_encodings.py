@@ -143,19 +143,51 @@ def test_the_table_steps_with_its_own_optimizer(trainer):
     trainer.set_parameters(saved)
 
 
-def test_a_non_finite_table_gradient_skips_the_step(trainer):
-    """weight_gradients checks the table's gradient (four values per thread) up to its last value."""
+def test_a_rejected_table_gradient_skips_the_step(trainer):
+    """A contribution the fixed-point gradient cannot hold (non-finite, or too large) is counted; weight_gradients
+    then skips the step, and the optimizer clears the gradient and the count."""
     saved = trainer.parameters()
     state = trainer.encoding_state
-    grads = np.zeros(state.padded, np.float32)
-    grads[state.count - 1] = np.inf
-    state.grads.copy_from_numpy(grads)
+    state.reject_contributions()
     skipped = trainer.loss_scale_state()[1]
     trainer.train(1)
     np.testing.assert_array_equal(trainer.parameters(), saved)
     assert trainer.loss_scale_state()[1] == skipped + 1
     assert not state.gradients().any()  # consumed although skipped
+    assert not state.grads.to_numpy().view(np.int64).any()  # the count too
+    trainer.train(1)  # and the next step is taken
+    assert trainer.loss_scale_state()[1] == skipped + 1
+    assert np.abs(trainer.parameters() - saved).max() > 0
     trainer.set_parameters(saved)
+
+
+def test_an_infinite_table_gradient_is_rejected(trainer):
+    """A table value so large that the network's output overflows gives non-finite contributions: they are
+    counted, not added (the MLP's own gradient check may skip the step as well)."""
+    rejected = lambda: trainer.encoding_state.grads.to_numpy().view(np.int64).reshape(-1)[0]
+    saved = trainer.parameters()
+    params = saved.copy()
+    params[trainer.layout.parameter_count:] = 3e38
+    trainer.set_parameters(params)
+    assert rejected() == 0
+    enc = trainer.device.create_command_encoder()
+    trainer.step_passes().record(enc, trainer.step + 1, 1, passes="gradient")
+    trainer.device.submit_command_buffer(enc.finish())
+    trainer.device.wait_for_idle()
+    assert rejected() > 0
+    trainer.set_parameters(saved)  # clears the gradient and the count
+    assert rejected() == 0
+
+
+def test_hash_grid_training_is_bit_reproducible(device, small_image):
+    """Integer sums do not depend on the order of the atomics: two runs from one seed give the same bits."""
+    preset = Preset(encoding=GRID, network=NET, training=TrainingConfig(batch_size=1024, seed=3))
+    runs = []
+    for _ in range(2):
+        t = Trainer(device, small_image, preset)
+        t.train(5)
+        runs.append(t.parameters())
+    np.testing.assert_array_equal(runs[0], runs[1])
 
 
 @pytest.mark.parametrize("otype", list(TABLES))

@@ -229,12 +229,18 @@ def test_permutohedral_encoding_is_continuous_across_simplex_boundaries():
     assert len(np.unique(np.sort(entries, 1), axis=0)) > 100
 
 
-def test_float16_networks_read_a_float16_table(device, small_image):
-    net = NetworkConfig(16, 1, "relu", "none", precision="float16")
-    t = Trainer(device, small_image, Preset(encoding=GRID, network=net, training=TrainingConfig(batch_size=BATCH)))
+def random_table_trainer(device, image, encoding, network, seed):
+    """A Trainer whose table starts uniform in [-1, 1] (the initial one is within 1e-4 of zero); and its
+    parameters."""
+    t = Trainer(device, image, Preset(encoding=encoding, network=network, training=TrainingConfig(batch_size=BATCH)))
     params = t.parameters()
-    params[t.layout.parameter_count:] = np.random.default_rng(6).uniform(-1, 1, GRID.parameter_count)
+    params[t.layout.parameter_count:] = np.random.default_rng(seed).uniform(-1, 1, encoding.parameter_count)
     t.set_parameters(params)
+    return t, params
+
+
+def test_float16_networks_read_a_float16_table(device, small_image):
+    t, _ = random_table_trainer(device, small_image, GRID, NetworkConfig(16, 1, "relu", "none", precision="float16"), 6)
     t.train(2)
     master = t.parameters()[t.layout.parameter_count:]
     table = t.encoding_state.table.to_numpy().view(np.float16).reshape(-1)[:GRID.parameter_count]
@@ -251,10 +257,7 @@ def test_entries_of_one_and_eight_features_read_and_store_as_whole_texels(device
     # float4 reads per entry); the optimizer writes them, the forward pass reads them back
     grid = HashGridEncoding(n_levels=3, n_features_per_level=features, log2_hashmap_size=5, base_resolution=4,
                             per_level_scale=2.0)
-    t = Trainer(device, small_image, Preset(encoding=grid, network=NET, training=TrainingConfig(batch_size=BATCH)))
-    params = t.parameters()
-    params[t.layout.parameter_count:] = np.random.default_rng(9).uniform(-1, 1, grid.parameter_count)
-    t.set_parameters(params)
+    t, params = random_table_trainer(device, small_image, grid, NET, 9)
     t.train(1)
     master = t.parameters()[t.layout.parameter_count:]
     assert np.abs(master - params[t.layout.parameter_count:]).max() > 0  # the step moved the table

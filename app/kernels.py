@@ -31,6 +31,10 @@ DW_COLS = 8
 
 _cache: dict[tuple, object] = {}
 
+# Defines added to every network kernel's: empty, except while app/bench_passes.py builds one Trainer per
+# variant of a define (the kernel cache is keyed by the defines, so one process then holds both variants).
+EXTRA_DEFINES: dict[str, str] = {}
+
 
 def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt: int,
                     group_threads: int = 64) -> dict[str, str]:
@@ -55,6 +59,7 @@ def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt:
         "NTS_LOCAL_UV": "1" if net.is_array and net.local_uv else "0",
         "NTS_TABLE_GRAD_BITS": str(TABLE_GRADIENT_BITS),
         **encoding.defines(),
+        **EXTRA_DEFINES,
     }
 
 

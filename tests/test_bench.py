@@ -36,3 +36,30 @@ def test_a_round_count_it_cannot_run_is_refused(capsys):
         bench.main(["--steps", "4", "--rounds", "5"])
     assert exit_.value.code == 2
     assert "--rounds must be between 1 and --steps (4), not 5" in capsys.readouterr().err
+
+
+def test_pass_by_pass_variants_live_in_one_process(device, small_image):
+    """bench_passes builds one Trainer per value of a define (their kernels apart, the hook emptied after)
+    and times every pass of each, alternating. No timing is checked."""
+    from app import kernels
+    from app import bench_passes
+    from app.encodings import IdentityEncoding
+    from app.network import NetworkConfig
+    from app.preset import Preset, TrainingConfig
+    preset = Preset(encoding=IdentityEncoding(), network=NetworkConfig(16, 1, "relu", "none"),
+                    training=TrainingConfig(batch_size=256))
+    a, b = bench_passes.variant_trainers(device, small_image, preset, "NTS_BENCH_PROBE", ["0", "1"])
+    assert kernels.EXTRA_DEFINES == {}
+    assert a.mlp.kernels.train is not b.mlp.kernels.train
+    names = bench_passes.pass_names(a)
+    assert names == ["train_forward_backward", "weight_gradients", "optimizer_step"]
+    times = bench_passes.time_passes([a, b], rounds=2, steps=1)
+    assert times.shape == (2, 3, 2, 2) and (times[:, :, :, 0] > 0).all()
+
+
+def test_pass_by_pass_needs_a_define_and_two_values(capsys):
+    from app import bench_passes
+    with pytest.raises(SystemExit) as exit_:
+        bench_passes.main(["--define", "NTS_X=1"])
+    assert exit_.value.code == 2
+    assert "--define takes NAME=A,B (two values)" in capsys.readouterr().err

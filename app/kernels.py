@@ -13,7 +13,7 @@ from .device import SHADER_DIR
 from .encodings import Encoding
 from .errors import StudioError
 from .network import Layout, NetworkConfig
-from .encoding_state import TABLE_GRADIENT_BITS
+from .encoding_state import TABLE_GRADIENT_BITS, TABLE_GRADIENT_FIRST
 from .shader_ids import shader_defines
 
 # Samples per thread of the portable MLP: each broadcast weight is reused this many times.
@@ -58,6 +58,7 @@ def network_defines(encoding: Encoding, net: NetworkConfig, layout: Layout, spt:
         "NTS_BLEND": "1" if net.corners == 4 else "0",
         "NTS_LOCAL_UV": "1" if net.is_array and net.local_uv else "0",
         "NTS_TABLE_GRAD_BITS": str(TABLE_GRADIENT_BITS),
+        "NTS_TABLE_GRAD_FIRST": str(TABLE_GRADIENT_FIRST),
         **encoding.defines(),
         **EXTRA_DEFINES,
     }

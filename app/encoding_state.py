@@ -29,8 +29,8 @@ class EncodingParameters:
         self.padded = (self.count + 3) // 4 * 4
         usage = spy.BufferUsage.shader_resource | spy.BufferUsage.unordered_access
         zeros = np.zeros(self.padded, np.float32)
-        # float32 arrays padded to whole float4s, readable as floats (the gradient's atomics) and as typed
-        # float4 (the table's optimizer, the finiteness check: one vector access each on lavapipe)
+        # float32 arrays padded to whole float4s, typed float4 for the table's optimizer (one vector access
+        # each on lavapipe)
         make = lambda: device.create_buffer(size=self.padded * 4, format=spy.Format.rgba32_float,
                                             usage=usage, data=zeros)
         self.master, self.moment1, self.moment2 = make(), make(), make()

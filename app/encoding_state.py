@@ -14,7 +14,7 @@ TABLE_FORMATS = {False: {1: "r32_float", 2: "rg32_float", 4: "rgba32_float"},
                  True: {1: "r16_float", 2: "rg16_float", 4: "rgba16_float"}}
 FLOAT4S_PER_THREAD = 8  # of the table's optimizer threads (they loop over the table, optimizer_step.slang step_encoding)
 # The table's gradient is summed with int64 atomics in units of 2^-TABLE_GRADIENT_BITS (the loss scale divided
-# out; shaders/table_gradient.slang): resolution 1.5e-11, contributions below 2^7 each.
+# out; shaders/table_gradient.slang): resolution 1.5e-11, contributions below 32 each.
 TABLE_GRADIENT_BITS = 36
 # int64s before the values: the count of rejected contributions, then padding so that values 4k.. start a
 # 16-byte texel

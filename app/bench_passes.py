@@ -5,9 +5,10 @@ differ only in one define, timed alternately for a number of rounds.
 
 On a machine whose speed drifts (the 2-core VMs this project is developed on drift by a quarter within
 minutes) runs in separate processes compare the drift, not the variants; alternating the passes of both
-variants in one process makes the rounds agree (the same weight-gradient variant measured 0.86x and then
-1.01x in separate processes, 0.90x in every round here). The shaders must read NAME (for example
-``#ifndef NAME`` ``#define NAME 0`` ``#endif``); timings decide no test.
+variants in one process makes the rounds agree (in separate processes minutes apart one weight-gradient
+variant looked 25% faster, then no faster; in one process the change that was kept had every one of 16
+rounds 6-22% faster). The shaders must read NAME (for example ``#ifndef NAME`` ``#define NAME 0``
+``#endif``); timings decide no test.
 """
 from __future__ import annotations
 

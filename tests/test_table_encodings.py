@@ -179,6 +179,23 @@ def test_an_infinite_table_gradient_is_rejected(trainer):
     assert rejected() == 0
 
 
+def test_a_finite_but_too_large_table_gradient_is_rejected(trainer):
+    """Contributions of 32 or more (here: a table of 1e5, whose outputs miss by ~1e5) would risk overflowing
+    the int64 sums: they are counted, not added, while the MLP's own gradient stays finite."""
+    saved = trainer.parameters()
+    params = saved.copy()
+    params[trainer.layout.parameter_count:] = 1e5
+    trainer.set_parameters(params)
+    g = trainer.gradients()  # consumes the count: read it from a second gradient pass
+    assert np.isfinite(g[:trainer.layout.parameter_count]).all()
+    enc = trainer.device.create_command_encoder()
+    trainer.step_passes().record(enc, trainer.step + 1, 1, passes="gradient")
+    trainer.device.submit_command_buffer(enc.finish())
+    trainer.device.wait_for_idle()
+    assert trainer.encoding_state.grads.to_numpy().view(np.int64).reshape(-1)[0] > 0
+    trainer.set_parameters(saved)
+
+
 def test_hash_grid_training_is_bit_reproducible(device, small_image):
     """Integer sums do not depend on the order of the atomics: two runs from one seed give the same bits."""
     preset = Preset(encoding=GRID, network=NET, training=TrainingConfig(batch_size=1024, seed=3))

@@ -89,8 +89,9 @@ def gui_training(state: AppState) -> None:
     tooltip("Frames per second the window draws at most. On a software device the window's drawing takes CPU "
             "time from training: a lower cap trains faster, a higher one is smoother")
     imgui.text_colored(DIM_COLOR, f"{steps} steps/frame, views every {pacing.render_interval():.1f} s")
-    cap = (f"; the frame rate is capped at {pacing.fps_max:g}/s, as this software device's CPU cores also draw "
-           "the window" if pacing.fps_max else "")
+    cap = f"; the frame rate is capped at {pacing.fps_max:g}/s" if pacing.fps_max else ""
+    if pacing.fps_max and pacing.software:
+        cap += ", as this software device's CPU cores also draw the window"
     tooltip(f"Both adapt so the window stays above {pacing.min_fps:g} frames/s and view refreshes take at most "
             f"{pacing.render_share:.0%} of the device{cap}")
 

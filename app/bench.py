@@ -5,14 +5,14 @@
 
 Both train the same network (encoding, widths, activations, Adam, loss) on the same texture for the same
 number of samples, in alternating rounds (this machine's speed may drift; both see the drift alike, and the
-ratios are the median of the rounds' with their range); PyTorch runs in float32 on the CPU (its float16 CPU path is not a fair reference) and
-implements the identity, frequency and hash-grid encodings (other presets get no PyTorch row). Prints
-samples/s, PSNR after the fixed sample count, inference pixels/s, and the ratios; then the host time to
-record one training step (CPU microseconds of the recording thread, the device idle) and
-the steps/s at batch 64, where fixed per-step costs dominate. ``--window`` also runs the real window (under
-xvfb-run when there is no display) for SECONDS at the first preset and the window's batch, and compares
-its training rate with the headless loop's at the same batch, measured in the same run. Timings never
-decide a test; this is a script for people.
+ratios are the median of the rounds' with their range); PyTorch runs in float32 on the CPU (its float16 CPU
+path is not a fair reference) and implements the identity, frequency and hash-grid encodings (other presets
+get no PyTorch row). Prints samples/s, PSNR after the fixed sample count, inference pixels/s, and the
+ratios; then the host time to record one training step (CPU microseconds of the recording thread, the device
+idle) and the steps/s at batch 64, where fixed per-step costs dominate. ``--window`` also runs the real
+window (under xvfb-run when there is no display) for SECONDS at the first preset and the window's batch, and
+compares its training rate with the headless loop's at the same batch, measured in the same run. Timings
+never decide a test; this is a script for people.
 """
 from __future__ import annotations
 

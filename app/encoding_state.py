@@ -12,7 +12,8 @@ from .errors import StudioError
 # the forward copy's texel format by [float16][values per texel] (TableEncoding.table_vector)
 TABLE_FORMATS = {False: {1: "r32_float", 2: "rg32_float", 4: "rgba32_float"},
                  True: {1: "r16_float", 2: "rg16_float", 4: "rgba16_float"}}
-FLOAT4S_PER_THREAD = 8  # of the table's optimizer threads (they loop over the table, optimizer_step.slang step_encoding)
+# of the table's optimizer threads (they loop over the table, optimizer_step.slang step_encoding)
+FLOAT4S_PER_THREAD = 8
 # The table's gradient is summed with int64 atomics in units of 2^-TABLE_GRADIENT_BITS (the loss scale divided
 # out; shaders/table_gradient.slang): resolution 1.5e-11, contributions below 32 each.
 TABLE_GRADIENT_BITS = 36
@@ -37,7 +38,8 @@ class EncodingParameters:
         # int64s, bound for atomics as a structured buffer and as int4 texels (two values each) for the
         # optimizer's vector reads
         self.grads = device.create_buffer(size=(TABLE_GRADIENT_FIRST + self.padded) * 8, format=spy.Format.rgba32_sint,
-                                          usage=usage, data=np.zeros(TABLE_GRADIENT_FIRST + self.padded, np.int64))
+                                          usage=usage)
+        self._clear_gradient()
         # the forward copy, in texels of an entry's features (at most four; one typed read per corner)
         self.table = device.create_buffer(size=self.count * (2 if half else 4), usage=usage,
                                           format=getattr(spy.Format, TABLE_FORMATS[half][encoding.table_vector]))
@@ -55,7 +57,7 @@ class EncodingParameters:
         self.table.copy_from_numpy(values.astype(np.float16) if self.half else values)
         for buffer in (self.moment1, self.moment2):
             buffer.copy_from_numpy(zeros)
-        self.grads.copy_from_numpy(np.zeros(TABLE_GRADIENT_FIRST + self.padded, np.int64))
+        self._clear_gradient()
 
     def parameters(self) -> np.ndarray:
         return self.master.to_numpy().view(np.float32).reshape(-1)[:self.count].copy()
@@ -63,8 +65,13 @@ class EncodingParameters:
     def gradients(self) -> np.ndarray:
         """The accumulated table gradient (the loss scale divided out); clears it."""
         raw = self.grads.to_numpy().view(np.int64).reshape(-1)
+        self._clear_gradient()
+        values = raw[TABLE_GRADIENT_FIRST:TABLE_GRADIENT_FIRST + self.count]
+        return values.astype(np.float64) * 2.0 ** -TABLE_GRADIENT_BITS
+
+    def _clear_gradient(self) -> None:
+        """Zeroes the values and the count of rejected contributions."""
         self.grads.copy_from_numpy(np.zeros(TABLE_GRADIENT_FIRST + self.padded, np.int64))
-        return raw[TABLE_GRADIENT_FIRST:TABLE_GRADIENT_FIRST + self.count].astype(np.float64) * 2.0 ** -TABLE_GRADIENT_BITS
 
     def reject_contributions(self, count: int = 1) -> None:
         """Marks the gradient as holding ``count`` contributions that could not be added (as a non-finite

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from .activations import activation_id
 from .device import SHADER_DIR
+from .encoding_state import TABLE_GRADIENT_BITS, TABLE_GRADIENT_FIRST
 from .encodings import Encoding
 from .errors import StudioError
 from .network import Layout, NetworkConfig
-from .encoding_state import TABLE_GRADIENT_BITS, TABLE_GRADIENT_FIRST
 from .shader_ids import shader_defines
 
 # Samples per thread of the portable MLP: each broadcast weight is reused this many times.

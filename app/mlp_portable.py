@@ -115,11 +115,11 @@ class PortableMLP:
 
     def training_passes(self, pass_args: dict, opt: dict, state, shader_vars: dict,
                         table: dict | None = None, muon: dict | None = None) -> tuple[list, list]:
-        """(gradient passes, update passes) of one step: forward + backward, the weight-gradient partials
-        (which also check a trainable encoding's table gradients), then the optimizer, which sums the
-        partials and also steps the table. ``pass_args``: the training pass's arguments; ``opt``:
-        OptimizerParams; ``table``: a trainable encoding's EncodingOptimizer (app/encoding_state.py);
-        ``muon``: Muon's OptimizerParams, which then steps the weight matrices first (``opt`` the biases)."""
+        """(gradient passes, update passes) of one step: forward + backward, the weight-gradient partials (which
+        also check a trainable encoding's count of rejected table-gradient contributions), then the optimizer,
+        which sums the partials and also steps the table. ``pass_args``: the training pass's arguments; ``opt``:
+        OptimizerParams; ``table``: a trainable encoding's EncodingOptimizer (app/encoding_state.py); ``muon``:
+        Muon's OptimizerParams, which then steps the weight matrices first (``opt`` the biases)."""
         k, floats = self.kernels, self.layout.tile_padded_floats
         train = PassSpec(self._train_kernels.train, self._stride // self._train_kernels.samples_per_thread, {
             "wf": self.wf, "wt": self.wt, "records": self.records, "sample_loss": self.sample_loss,

@@ -290,6 +290,20 @@ def test_frame_rate_while_training(tmp_path):
             frames.append(time.monotonic())
         counts["steps"] = state.trainer.step - counts["steps"]
         counts["renders"] = state.images.serial - counts["renders"]
+        # Docked windows leave their background to the clear (one full-window layer less for llvmpipe);
+        # a floating window keeps its own, as it lies over others.
+        from imgui_bundle import hello_imgui, imgui
+        no_bg = imgui.WindowFlags_.no_background
+
+        def flags(label):
+            return imgui.internal.find_window_by_name(label).flags
+        assert flags("Views") & no_bg and flags("Metrics") & no_bg and flags("Controls") & no_bg
+        clear, bg = hello_imgui.get_runner_params().imgui_window_params.background_color, \
+            imgui.get_style().color_(imgui.Col_.window_bg)
+        assert (clear.x, clear.y, clear.z) == (bg.x, bg.y, bg.z)
+        ctx.undock_window("Metrics")
+        ctx.yield_(3)
+        assert not flags("Metrics") & no_bg and flags("Views") & no_bg
 
     run_window(state, test, size=(1500, 950))
     dt = np.diff(frames)

@@ -11,7 +11,9 @@ get no PyTorch row). Prints samples/s, PSNR after the fixed sample count, infere
 ratios; then the host time to record one training step (CPU microseconds of the recording thread, the device
 idle) and the steps/s at batch 64, where fixed per-step costs dominate. ``--window`` also runs the real
 window (under xvfb-run when there is no display) for SECONDS at the first preset and the window's batch, and
-compares its training rate with the headless loop's at the same batch, measured in the same run. Timings
+compares its training rate with the headless loop's at the same batch, measured just before and after it
+(their mean), with the cores each of the window's threads used (llvmpipe-N: the window's own GL drawing on
+a software device; "python": the Vulkan device's workers; "ui": the frame loop). Timings
 never decide a test; this is a script for people.
 """
 from __future__ import annotations
@@ -319,16 +321,19 @@ def main(argv=None) -> int:
         if args.precision != "preset":
             preset = replace(preset, network=replace(preset.network, precision=args.precision))
         batch = preset.training.batch_size
-        headless = headless_rate(image, preset, args.window, args.mlp, batch=batch)
+        # The headless loop before and after the window: these machines' speed drifts within a minute.
+        before = headless_rate(image, preset, args.window / 2, args.mlp, batch=batch)["samples_per_s"]
         window = window_rate(names[0], batch, args.window, args.mlp)
+        after = headless_rate(image, preset, args.window / 2, args.mlp, batch=batch)["samples_per_s"]
         if "error" in window:
             print(f"window: {window['error']}")
         else:
+            cores = ", ".join(f"{k} {v:.2f}" for k, v in window["cores_by_thread"].items())
             print(f"{names[0]} at batch {batch}: window {window['samples_per_s']:,.0f} samples/s at "
                   f"{window['fps']:.1f} fps ({window['steps_per_frame']:.0f} steps/frame; device time: training "
-                  f"{window['share_training']:.0%}, views {window['share_render']:.0%}, idle {window['share_idle']:.0%}); "
-                  f"headless {headless['samples_per_s']:,.0f} samples/s; window / headless "
-                  f"{window['samples_per_s'] / headless['samples_per_s']:.2f}", flush=True)
+                  f"{window['share_training']:.0%}, views {window['share_render']:.0%}, idle {window['share_idle']:.0%}; "
+                  f"cores by thread: {cores}); headless {before:,.0f} before and {after:,.0f} after; window / "
+                  f"headless {window['samples_per_s'] / ((before + after) / 2):.2f}", flush=True)
     return 0
 
 

@@ -110,8 +110,8 @@ class Pacing:
 
     def configure(self, software: bool) -> None:
         """A software device (lavapipe) shares the CPU with the UI, whose GL is software too (llvmpipe's
-        threads drew ~0.56 core at 15 frames/s, 0.43 at 11, measured): fewer frames (11/s unless the user
-        chooses otherwise), rarer renders."""
+        threads drew ~0.18 core at 11 frames/s, measured, 0.43 before docked windows left their background
+        to the clear): fewer frames (11/s unless the user chooses otherwise), rarer renders."""
         self.software = software
         self.min_render_interval = 0.5 if software else 0.05
         self.render_share = 0.1 if software else 1 / 6

@@ -203,3 +203,45 @@ def test_what_the_long_fuzz_found():
     preset = Preset.from_dict({"training": {"loss_scale_growth_interval": 1000},
                                "optimizer": {"otype": "adam", "decay_start": 5, "decay_base": 0.5}})
     assert Preset.from_dict(json.loads(json.dumps(preset.to_dict()))) == preset
+
+
+def _exit_worker() -> None:
+    import os
+    os._exit(1)
+
+
+def test_quality_panel_replaces_a_dead_worker():
+    """The Quality panel's worker process killed (out of memory, a codec's crash): the job in flight fails,
+    and the next job runs in a new worker instead of failing for the rest of the session."""
+    from concurrent.futures.process import BrokenProcessPool
+    from app.ui.panel_quality import QualityPanel
+    q = QualityPanel()
+    try:
+        with pytest.raises(BrokenProcessPool):
+            q.submit(_exit_worker).result(timeout=120)
+        assert q.submit(abs, -3).result(timeout=120) == 3
+    finally:
+        q.close()
+
+
+def test_failed_quality_metrics_are_not_retried_every_frame():
+    """Paused, the final weights are measured at once; after a failed measurement the next waits its
+    interval (it rendered the full texture and failed again every frame: 0.7 of a core, found with a broken
+    worker)."""
+    from concurrent.futures import Future
+    from types import SimpleNamespace
+    from app.ui.panel_quality import Metrics, QualityPanel, _tick_metrics
+    messages = []
+    state = SimpleNamespace(trainer=SimpleNamespace(step=5, info=SimpleNamespace(software=True)), build=None,
+                            training=False, device_tasks=[], build_request=None,
+                            report=lambda text, error=False: messages.append(text))
+    q = QualityPanel()
+    failed = Future()
+    failed.set_exception(RuntimeError("worker died"))
+    q.metrics_job = (Metrics(id(state.trainer), 5, 1.0, (8, 8), None), failed)
+    for _ in range(3):
+        _tick_metrics(state, q)
+    assert messages == ["quality metrics: worker died"] and state.device_tasks == []
+    q.metrics_failed = False  # e.g. the interval has passed and a measurement succeeded
+    _tick_metrics(state, q)
+    assert [label for label, _ in state.device_tasks] == ["quality metrics"]

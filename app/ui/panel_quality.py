@@ -12,7 +12,8 @@ import hashlib
 import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -79,6 +80,7 @@ class QualityPanel:
         self.metrics: Metrics | None = None
         self.metrics_job = None                  # (Metrics without quality, Future of it) or "rendering"
         self.metrics_time = time.monotonic()   # the first measurement waits one interval
+        self.metrics_failed = False              # the last measurement failed: the next waits one interval
         self.prediction: np.ndarray | None = None    # prediction of the last metrics render (Metrics.size)
         self.chosen: tuple[str, str] | None = None  # codec setting shown beside the prediction
         self.decoded: dict = {}                  # (key, codec, setting) -> uint8 RGB
@@ -91,7 +93,16 @@ class QualityPanel:
         self.max_candidates = 0                  # 0: the whole family
         self.frame = -1
 
-    def pool(self) -> ProcessPoolExecutor:
+    def submit(self, fn, *args) -> Future:
+        """Runs fn(*args) in the worker process. A worker that died (killed, out of memory, a crash in a
+        codec) breaks its pool for good: the next job gets a new one, so the panel keeps measuring."""
+        try:
+            return self._worker().submit(fn, *args)
+        except BrokenProcessPool:
+            self._stop_pool()
+            return self._worker().submit(fn, *args)
+
+    def _worker(self) -> ProcessPoolExecutor:
         if self._pool is None:
             import multiprocessing
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
@@ -102,6 +113,10 @@ class QualityPanel:
             self.search.cancel.set()
             if self.search.thread is not None:
                 self.search.thread.join()
+        self._stop_pool()
+        self.compare.release()
+
+    def _stop_pool(self) -> None:
         if self._pool is not None:
             # A running job (the codecs of a 64 Mpx texture take minutes) would hold up the interpreter's
             # exit, which joins the pool: its worker is stopped instead. Python 3.11 has no public call for
@@ -111,7 +126,6 @@ class QualityPanel:
             pool.shutdown(wait=False, cancel_futures=True)
             for worker in workers:
                 worker.terminate()
-        self.compare.release()
 
 
 def panel(state: AppState) -> QualityPanel:
@@ -160,7 +174,7 @@ def _tick_codecs(state: AppState, q: QualityPanel) -> None:
             q.codec_error = (job_key, f"codecs: {err}")
     failed = q.codec_error is not None and q.codec_error[0] == key
     if key not in q.codec_rows and q.codec_job is None and not failed:
-        q.codec_job = (key, q.pool().submit(measure_codecs, ref))
+        q.codec_job = (key, q.submit(measure_codecs, ref))
 
 
 def _tick_metrics(state: AppState, q: QualityPanel) -> None:
@@ -171,13 +185,17 @@ def _tick_metrics(state: AppState, q: QualityPanel) -> None:
         pending, future = job
         try:
             q.metrics = replace(pending, quality=future.result())
+            q.metrics_failed = False
         except Exception as err:
+            q.metrics_failed = True
             state.report(f"quality metrics: {err}", error=True)
     if tr is None or q.metrics_job is not None or state.build is not None:
         return
     stale = q.metrics is None or (q.metrics.trainer, q.metrics.step) != (id(tr), tr.step)
     interval = METRICS_INTERVAL_S * (SOFTWARE_INTERVAL_FACTOR if tr.info.software else 1.0)
-    due = time.monotonic() - q.metrics_time >= interval or not state.training
+    # Paused, the final weights are measured at once; but not again at once after a failure, which would
+    # render and fail every frame.
+    due = time.monotonic() - q.metrics_time >= interval or not (state.training or q.metrics_failed)
     if stale and due:
         q.metrics_job = "rendering"
         q.metrics_time = time.monotonic()
@@ -199,10 +217,11 @@ def _render_for_metrics(state: AppState, q: QualityPanel) -> None:
         try:
             prediction, ref = read()
             q.prediction = prediction
-            q.metrics_job = (pending, q.pool().submit(measure, ref, prediction))
+            q.metrics_job = (pending, q.submit(measure, ref, prediction))
         finally:
             if q.metrics_job == "rendering":  # failed: try again later rather than never
                 q.metrics_job = None
+                q.metrics_failed = True
     encoder = state.device.create_command_encoder()
     views = tr.append_render(encoder, size)
     try:
@@ -407,7 +426,7 @@ def _gui_codec_view(state: AppState, q: QualityPanel) -> None:
     decoded = q.decoded.get((key, codec, setting))
     if decoded is None:
         if q.decode_job is None:
-            q.decode_job = ((key, codec, setting), q.pool().submit(encode_decode, codec, setting, to_rgb8(ref)))
+            q.decode_job = ((key, codec, setting), q.submit(encode_decode, codec, setting, to_rgb8(ref)))
         imgui.text_colored(INFO_COLOR, f"encoding {codec} {setting}...")
         return
     prediction = q.prediction

@@ -64,7 +64,7 @@ class EncodingParameters:
 
     def gradients(self) -> np.ndarray:
         """The accumulated table gradient (the loss scale divided out); clears it."""
-        raw = self.grads.to_numpy().view(np.int64).reshape(-1)
+        raw = self._raw_gradient()
         self._clear_gradient()
         values = raw[TABLE_GRADIENT_FIRST:TABLE_GRADIENT_FIRST + self.count]
         return values.astype(np.float64) * 2.0 ** -TABLE_GRADIENT_BITS
@@ -76,9 +76,17 @@ class EncodingParameters:
     def reject_contributions(self, count: int = 1) -> None:
         """Marks the gradient as holding ``count`` contributions that could not be added (as a non-finite
         or too large one does): the next step is skipped. For tests."""
-        raw = self.grads.to_numpy().view(np.int64).reshape(-1).copy()
+        raw = self._raw_gradient()
         raw[0] = count
         self.grads.copy_from_numpy(raw)
+
+    def rejected_contributions(self) -> int:
+        """The count of contributions not added since the gradient was last cleared. For tests."""
+        return int(self._raw_gradient()[0])
+
+    def _raw_gradient(self) -> np.ndarray:
+        """The gradient buffer's int64s: the count, the padding, then the values (a host copy)."""
+        return self.grads.to_numpy().view(np.int64).reshape(-1)
 
     def optimizer_args(self, opt: dict) -> dict:
         """The table's EncodingOptimizer (shaders/optimizer_step.slang), stepped by the MLP's optimizer pass with

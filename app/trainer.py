@@ -254,14 +254,19 @@ class Trainer:
         """Compact loss gradient for the batch the next step will draw, without updating anything
         (the loss scale is divided out; a network array's is multiplied by its tile count, see
         step_passes). For tests and diagnostics."""
-        enc = self.device.create_command_encoder()
-        self.step_passes().record(enc, self.step + 1, 1, passes="gradient")
-        self.device.submit_command_buffer(enc.finish())
-        self.device.wait_for_idle()
+        self.run_gradient_passes()
         grads = self.mlp.gradient_sum(self.step + 1) / self.loss_scale_state()[0]
         if self.encoding_state:  # its fixed point has the scale divided out
             grads = np.concatenate([grads, self.encoding_state.gradients()])
         return grads
+
+    def run_gradient_passes(self) -> None:
+        """Runs the gradient passes (forward, backward, weight-gradient partials) of the batch the next step
+        will draw, and waits; reads and updates nothing. For tests and diagnostics."""
+        enc = self.device.create_command_encoder()
+        self.step_passes().record(enc, self.step + 1, 1, passes="gradient")
+        self.device.submit_command_buffer(enc.finish())
+        self.device.wait_for_idle()
 
     def batch_outputs(self) -> np.ndarray:
         """Network outputs (batch, 3) recorded by the most recent forward pass (portable path)."""

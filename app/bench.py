@@ -161,11 +161,11 @@ def _torch_encoder(torch, enc):
 class TorchRun:
     """The same network and training loop in PyTorch on the CPU, trained on in rounds like SlangRun."""
 
-    def __init__(self, torch, image, preset):
+    def __init__(self, torch, image, preset, encoder, acts):
+        """``encoder``, ``acts``: _torch_encoder's and _torch_activations' (torch_run checks them)."""
         net_cfg, enc = preset.network, preset.encoding
         self.torch, self.image = torch, image
-        encode, encoding_params = _torch_encoder(torch, enc)
-        acts = _torch_activations(torch, net_cfg)
+        encode, encoding_params = encoder
         torch.manual_seed(preset.training.seed)
         dims = [enc.output_dims] + [net_cfg.n_neurons] * net_cfg.n_hidden_layers + [3]
         layers = []
@@ -233,11 +233,10 @@ def torch_run(image, preset):
         import torch
     except ImportError:
         return None
-    acts = _torch_activations(torch, preset.network)
-    if (_torch_encoder(torch, preset.encoding) is None or preset.network.activation not in acts
-            or preset.network.output_activation not in acts):
+    encoder, acts = _torch_encoder(torch, preset.encoding), _torch_activations(torch, preset.network)
+    if encoder is None or preset.network.activation not in acts or preset.network.output_activation not in acts:
         return None
-    return TorchRun(torch, image, preset)
+    return TorchRun(torch, image, preset, encoder, acts)
 
 
 def compare(runs, steps: int, rounds: int) -> list[dict]:
